@@ -1,0 +1,843 @@
+"""The differentiable operations: each a small class, its forward and its gradient side by side.
+
+``forward`` works on NumPy arrays. ``backward(g, out, *inputs)`` returns one gradient per
+input and is written once for two worlds: normally ``g``, ``out`` and ``inputs`` are arrays;
+under ``create_graph=True`` they are Tensors and the same lines record the backward pass as a
+graph of its own (that is how second derivatives work). So a rule uses only what both have:
+operators, ``.sum``, ``.mean``, ``.reshape``, ``.mT``, indexing, ``.astype``, and the *dual*
+helpers below (``exp``, ``cos``, ``where``, ...) which call NumPy on arrays and record an
+operation on Tensors. Non-differentiable masks are computed on plain values (``value(x)``).
+Gradients may keep the broadcast shape: the engine sums them back (``autograd.unbroadcast``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .autograd import Function, ShapeError
+from .tensor import Tensor
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the rules
+
+
+class ClassIndexError(IndexError):
+    """A class index target outside [0, number of classes)."""
+
+
+def value(x: Any) -> np.ndarray:
+    """The plain array behind a Tensor (or the array itself): for masks and shapes."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def dual(op: type[Function]):
+    """``op``'s forward on arrays, or a recorded ``op`` when any argument is a Tensor."""
+
+    def call(*args: Any, **params: Any) -> Any:
+        for a in args:
+            if isinstance(a, Tensor):
+                return op.apply(*args, **params)
+        return op().forward(*args, **params)
+
+    call.__name__ = op.name
+    return call
+
+
+def _axes(axis: int | Sequence[int] | None, ndim: int, name: str) -> tuple[int, ...]:
+    """Normalise ``axis`` (int, tuple or None) to a sorted tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    result = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise ShapeError(f"{name}: axis {a} is out of range for a tensor with {ndim} dims")
+        result.append(int(a) % max(ndim, 1))
+    if len(set(result)) != len(result):
+        raise ShapeError(f"{name}: repeated axis in {axis}")
+    return tuple(sorted(result))
+
+
+def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# Binary elementwise operations
+
+
+class _Elementwise(Function):
+    """Two operands broadcast against each other like NumPy."""
+
+    __slots__ = ()
+
+    def explain(self, a: np.ndarray, b: np.ndarray, **params: Any) -> str | None:
+        if a.ndim and b.ndim:
+            try:
+                np.broadcast_shapes(a.shape, b.shape)
+            except ValueError:
+                return f"{self.name}: shapes {a.shape} and {b.shape} cannot be broadcast together"
+        return None
+
+
+class Add(_Elementwise):
+    __slots__ = ()
+    name = "add"
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, g, out, a, b):
+        return g, g
+
+
+class Sub(_Elementwise):
+    __slots__ = ()
+    name = "sub"
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, g, out, a, b):
+        return g, -g
+
+
+class Mul(_Elementwise):
+    __slots__ = ()
+    name = "mul"
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, g, out, a, b):
+        need_a, need_b = self.needs
+        return (g * b if need_a else None), (g * a if need_b else None)
+
+
+class Div(_Elementwise):
+    __slots__ = ()
+    name = "div"
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, g, out, a, b):
+        need_a, need_b = self.needs
+        ga = g / b if need_a else None
+        return ga, (-(ga if ga is not None else g / b) * out if need_b else None)
+
+
+class Pow(_Elementwise):
+    __slots__ = ()
+    name = "pow"
+
+    def forward(self, a, b):
+        return a**b
+
+    def backward(self, g, out, a, b):
+        need_a, need_b = self.needs
+        ga = g * b * a ** (b - 1) if need_a else None
+        gb = None
+        if need_b:
+            # d(a**b)/db = a**b * log(a); PyTorch's convention: 0 where a == 0.
+            zero = value(a) == 0
+            gb = g * out * log(where(zero, 1.0, a)) if zero.any() else g * out * log(a)
+        return ga, gb
+
+
+class Maximum(_Elementwise):
+    __slots__ = ()
+    name = "maximum"
+
+    def forward(self, a, b):
+        return np.maximum(a, b)
+
+    def backward(self, g, out, a, b):
+        # Ties share the gradient half and half, as in PyTorch.
+        a_, b_ = value(a), value(b)
+        tie = g * (a_ == b_) * 0.5
+        return g * (a_ > b_) + tie, g * (a_ < b_) + tie
+
+
+class Minimum(_Elementwise):
+    __slots__ = ()
+    name = "minimum"
+
+    def forward(self, a, b):
+        return np.minimum(a, b)
+
+    def backward(self, g, out, a, b):
+        a_, b_ = value(a), value(b)
+        tie = g * (a_ == b_) * 0.5
+        return g * (a_ < b_) + tie, g * (a_ > b_) + tie
+
+
+class Where(Function):
+    """``cond ? a : b``; ``cond`` is a plain boolean array, not differentiated."""
+
+    __slots__ = ("cond",)
+    name = "where"
+
+    def forward(self, a, b, cond):
+        self.cond = np.asarray(cond, dtype=bool)
+        return np.where(self.cond, a, b)
+
+    def backward(self, g, out, a, b):
+        return where(self.cond, g, 0.0), where(self.cond, 0.0, g)
+
+    def explain(self, a, b, cond):
+        return (
+            f"where: condition {np.shape(cond)}, a {a.shape} and b {b.shape} cannot be "
+            "broadcast together"
+        )
+
+
+class MatMul(Function):
+    """``a @ b`` for 1-D, 2-D and batched operands, like ``np.matmul``."""
+
+    __slots__ = ()
+    name = "matmul"
+
+    def forward(self, a, b):
+        return np.matmul(a, b)
+
+    def backward(self, g, out, a, b):
+        need_a, need_b = self.needs
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b if need_a else None), (g * a if need_b else None)
+        # Treat a vector as a one-row (a) or one-column (b) matrix, then drop that axis again.
+        a2 = a[None] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g[..., None, :] if a.ndim == 1 else g
+        g2 = g2[..., None] if b.ndim == 1 else g2
+        ga = gb = None
+        if need_a:
+            ga = g2 @ b2.mT
+            ga = ga[..., 0, :] if a.ndim == 1 else ga
+        if need_b:
+            gb = a2.mT @ g2
+            gb = gb[..., 0] if b.ndim == 1 else gb
+        return ga, gb
+
+    def explain(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            return f"matmul: {a.shape} @ {b.shape}: both operands need at least one dimension"
+        k_a, k_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
+        if k_a != k_b:
+            return f"matmul: {a.shape} @ {b.shape}: inner dimensions {k_a} and {k_b} differ"
+        return f"matmul: {a.shape} @ {b.shape}: batch dimensions cannot be broadcast together"
+
+
+class Linear(Function):
+    """``x @ weight.T + bias`` as one node: the layer every MLP is made of."""
+
+    __slots__ = ()
+    name = "linear"
+
+    def forward(self, x, weight, bias=None):
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, g, out, x, weight, bias=None):
+        need = self.needs
+        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
+        gx = g @ weight if need[0] else None
+        gw = None
+        if need[1]:
+            x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
+            gw = g2.mT @ x2
+        gb = g2.sum(axis=0) if bias is not None and need[2] else None
+        return gx, gw, gb
+
+    def explain(self, x, weight, bias=None):
+        if weight.ndim != 2:
+            return f"linear: weight must be 2-D (out_features, in_features), got {weight.shape}"
+        if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            return (
+                f"linear: input {x.shape} has {x.shape[-1] if x.ndim else 0} features but "
+                f"weight {weight.shape} expects {weight.shape[1]}"
+            )
+        if bias is not None and bias.shape not in ((weight.shape[0],), ()):
+            return f"linear: bias {bias.shape} does not match weight {weight.shape}"
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Unary elementwise operations
+
+
+class Neg(Function):
+    __slots__ = ()
+    name = "neg"
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, g, out, x):
+        return (-g,)
+
+
+class Abs(Function):
+    __slots__ = ()
+    name = "abs"
+
+    def forward(self, x):
+        return np.abs(x)
+
+    def backward(self, g, out, x):
+        return (g * np.sign(value(x)),)
+
+
+class Exp(Function):
+    __slots__ = ()
+    name = "exp"
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g, out, x):
+        return (g * out,)
+
+
+class Log(Function):
+    __slots__ = ()
+    name = "log"
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, g, out, x):
+        return (g / x,)
+
+
+class Sqrt(Function):
+    __slots__ = ()
+    name = "sqrt"
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, g, out, x):
+        return (g * 0.5 / out,)
+
+
+class Sin(Function):
+    __slots__ = ()
+    name = "sin"
+
+    def forward(self, x):
+        return np.sin(x)
+
+    def backward(self, g, out, x):
+        return (g * cos(x),)
+
+
+class Cos(Function):
+    __slots__ = ()
+    name = "cos"
+
+    def forward(self, x):
+        return np.cos(x)
+
+    def backward(self, g, out, x):
+        return (-g * sin(x),)
+
+
+class Tanh(Function):
+    __slots__ = ()
+    name = "tanh"
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, g, out, x):
+        return (g * (1 - out * out),)
+
+
+class Sigmoid(Function):
+    __slots__ = ()
+    name = "sigmoid"
+
+    def forward(self, x):
+        # exp of a non-positive number only: no overflow for large |x|.
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, g, out, x):
+        return (g * out * (1 - out),)
+
+
+class ReLU(Function):
+    __slots__ = ()
+    name = "relu"
+
+    def forward(self, x):
+        return np.maximum(x, 0)
+
+    def backward(self, g, out, x):
+        return (g * (value(x) > 0),)
+
+
+class LeakyReLU(Function):
+    __slots__ = ("slope",)
+    name = "leaky_relu"
+
+    def forward(self, x, negative_slope=0.01):
+        self.slope = negative_slope
+        return np.where(x > 0, x, x * negative_slope)
+
+    def backward(self, g, out, x):
+        return (where(value(x) > 0, g, g * self.slope),)
+
+
+class Softplus(Function):
+    __slots__ = ()
+    name = "softplus"
+
+    def forward(self, x):
+        return np.logaddexp(0, x)
+
+    def backward(self, g, out, x):
+        return (g * sigmoid(x),)
+
+
+class Clip(Function):
+    __slots__ = ("low", "high")
+    name = "clip"
+
+    def forward(self, x, low=None, high=None):
+        if low is None and high is None:
+            raise ValueError("clip: give at least one of min and max")
+        self.low, self.high = low, high
+        return np.clip(x, low, high)
+
+    def backward(self, g, out, x):
+        # The gradient passes where x lies inside [low, high] (bounds included, as PyTorch).
+        x_ = value(x)
+        inside = np.ones(x_.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x_ >= self.low
+        if self.high is not None:
+            inside &= x_ <= self.high
+        return (g * inside,)
+
+
+class Cast(Function):
+    __slots__ = ()
+    name = "cast"
+
+    def forward(self, x, dtype=None):
+        return x.astype(dtype)
+
+    def backward(self, g, out, x):
+        return (g.astype(x.dtype),)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions
+
+
+class _Reduction(Function):
+    """Reduce over ``axis`` (int, tuple or None); remembers how to put the axes back."""
+
+    __slots__ = ("axes", "kd_shape", "keepdims")
+
+    def setup(self, x: np.ndarray, axis: Any, keepdims: bool) -> tuple[int, ...]:
+        self.axes = _axes(axis, x.ndim, self.name)
+        self.kd_shape = _keepdims_shape(x.shape, self.axes)
+        self.keepdims = keepdims
+        return self.axes
+
+    def restore(self, t: Any) -> Any:
+        """``t`` with the reduced axes back as size-1 axes (so it broadcasts against x)."""
+        return t if self.keepdims else t.reshape(self.kd_shape)
+
+    def count(self, x: Any) -> int:
+        return int(np.prod([x.shape[a] for a in self.axes]))
+
+
+class Sum(_Reduction):
+    __slots__ = ()
+    name = "sum"
+
+    def forward(self, x, axis=None, keepdims=False):
+        return np.sum(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+    def backward(self, g, out, x):
+        return (expand(self.restore(g), x.shape),)
+
+
+class Mean(_Reduction):
+    __slots__ = ()
+    name = "mean"
+
+    def forward(self, x, axis=None, keepdims=False):
+        return np.mean(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+    def backward(self, g, out, x):
+        return (expand(self.restore(g) * (1.0 / max(self.count(x), 1)), x.shape),)
+
+
+class Max(_Reduction):
+    __slots__ = ()
+    name = "max"
+
+    def forward(self, x, axis=None, keepdims=False):
+        if x.size == 0:
+            raise ValueError("max: cannot reduce an empty tensor")
+        return np.max(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+    def backward(self, g, out, x):
+        # Tied maxima share the gradient equally (PyTorch's amax).
+        x_ = value(x)
+        hit = x_ == self.restore(value(out))
+        share = hit / hit.sum(axis=self.axes, keepdims=True).astype(x_.dtype)
+        return (self.restore(g) * share,)
+
+
+class Min(Max):
+    __slots__ = ()
+    name = "min"
+
+    def forward(self, x, axis=None, keepdims=False):
+        if x.size == 0:
+            raise ValueError("min: cannot reduce an empty tensor")
+        return np.min(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+
+class Var(_Reduction):
+    __slots__ = ("ddof",)
+    name = "var"
+
+    def forward(self, x, axis=None, keepdims=False, ddof=0):
+        self.ddof = ddof
+        return np.var(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims, ddof=ddof)
+
+    def backward(self, g, out, x):
+        centred = x - x.mean(axis=self.axes, keepdims=True)
+        return (self.restore(g) * centred * (2.0 / (self.count(x) - self.ddof)),)
+
+
+class LogSumExp(_Reduction):
+    __slots__ = ()
+    name = "logsumexp"
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = self.setup(x, axis, keepdims)
+        top = np.max(x, axis=axes, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0)  # all -inf rows stay -inf, not nan
+        out = np.log(np.sum(np.exp(x - top), axis=axes, keepdims=True)) + top
+        return out if keepdims else out.reshape(np.delete(x.shape, axes).astype(int))
+
+    def backward(self, g, out, x):
+        return (self.restore(g) * exp(x - self.restore(out)),)
+
+
+class Softmax(Function):
+    __slots__ = ("axis",)
+    name = "softmax"
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def backward(self, g, out, x):
+        return (out * (g - (g * out).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    __slots__ = ("axis",)
+    name = "log_softmax"
+
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    def backward(self, g, out, x):
+        return (g - exp(out) * g.sum(axis=self.axis, keepdims=True),)
+
+
+class CrossEntropy(Function):
+    """Softmax and cross-entropy fused into one numerically stable node.
+
+    ``logits`` (N, C) or (C,); the target is either class indices (the ``classes`` param:
+    ints of shape (N,) or ()) or a second input of probabilities with the logits' shape.
+    ``reduction``: "mean" (over N), "sum" or "none".
+    """
+
+    __slots__ = ("probs", "reduction", "classes")
+    name = "cross_entropy"
+
+    def forward(self, logits, target=None, classes=None, reduction="mean"):
+        if logits.ndim not in (1, 2):
+            raise ShapeError(
+                f"cross_entropy: logits must be (N, C) or (C,), got shape {logits.shape}"
+            )
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"cross_entropy: reduction must be mean, sum or none: {reduction!r}")
+        self.reduction, self.classes = reduction, classes
+        if classes is not None and classes.size and (
+            classes.min() < 0 or classes.max() >= logits.shape[-1]
+        ):
+            bad = classes[(classes < 0) | (classes >= logits.shape[-1])].flat[0]
+            raise ClassIndexError(
+                f"cross_entropy: target class {bad} is out of range for "
+                f"{logits.shape[-1]} classes (valid: 0 to {logits.shape[-1] - 1})"
+            )
+        shifted = logits - np.max(logits, axis=-1, keepdims=True)
+        log_norm = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+        log_probs = shifted - log_norm
+        self.probs = np.exp(log_probs)
+        if classes is not None:
+            picked = np.take_along_axis(log_probs, classes[..., None], axis=-1)[..., 0]
+            losses = -picked
+        else:
+            if target.shape != logits.shape:
+                raise ShapeError(
+                    f"cross_entropy: probability target {target.shape} must have the logits' "
+                    f"shape {logits.shape}"
+                )
+            losses = -(target * log_probs).sum(axis=-1)
+        if reduction == "none":
+            return losses
+        total = losses.sum()
+        return total / max(losses.size, 1) if reduction == "mean" else total
+
+    def backward(self, g, out, logits, target=None):
+        n = max(logits.shape[0], 1) if logits.ndim == 2 else 1
+        per_row = g[..., None] if self.reduction == "none" else (
+            g * (1.0 / n) if self.reduction == "mean" else g
+        )
+        probs = self.probs if isinstance(logits, np.ndarray) else logits.softmax(axis=-1)
+        need = self.needs
+        if self.classes is not None:
+            onehot = np.zeros(probs.shape, dtype=value(logits).dtype)
+            np.put_along_axis(onehot, self.classes[..., None], 1, axis=-1)
+            return ((probs - onehot) * per_row,)
+        g_logits = (probs * target.sum(axis=-1, keepdims=True) - target) * per_row
+        g_target = -log_softmax(logits) * per_row if need[1] else None
+        return (g_logits if need[0] else None), g_target
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape operations
+
+
+class Reshape(Function):
+    __slots__ = ()
+    name = "reshape"
+
+    def forward(self, x, shape=()):
+        return x.reshape(shape)
+
+    def backward(self, g, out, x):
+        return (g.reshape(x.shape),)
+
+    def explain(self, x, shape=()):
+        return f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+
+
+class Transpose(Function):
+    __slots__ = ("axes",)
+    name = "transpose"
+
+    def forward(self, x, axes=()):
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g, out, x):
+        return (g.transpose(tuple(np.argsort(self.axes))),)
+
+
+class Expand(Function):
+    """Broadcast to a larger shape (the backward of a sum)."""
+
+    __slots__ = ()
+    name = "expand"
+
+    def forward(self, x, shape=()):
+        return np.broadcast_to(x, shape)
+
+    def backward(self, g, out, x):
+        return (g,)  # the engine sums it back to x's shape
+
+
+def _plain_index(index: Any) -> Any:
+    """Tensors and lists in an index become arrays; remembers nothing else."""
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index._data
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def _is_advanced(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, np.ndarray) and p.dtype != bool for p in parts)
+
+
+class GetItem(Function):
+    """``x[index]``: ints, slices, None, ..., integer arrays and boolean masks."""
+
+    __slots__ = ("index",)
+    name = "getitem"
+
+    def forward(self, x, index=None):
+        self.index = _plain_index(index)
+        return np.asarray(x[self.index])
+
+    def backward(self, g, out, x):
+        return (scatter_add(g, index=self.index, shape=x.shape),)
+
+    def explain(self, x, index=None):
+        return f"getitem: index {index!r} does not fit a tensor of shape {x.shape}"
+
+
+class ScatterAdd(Function):
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices accumulate)."""
+
+    __slots__ = ("index",)
+    name = "scatter_add"
+
+    def forward(self, g, index=None, shape=()):
+        self.index = index
+        full = np.zeros(shape, dtype=g.dtype)
+        if _is_advanced(index):
+            np.add.at(full, index, g)
+        else:
+            full[index] = g
+        return full
+
+    def backward(self, g, out, src):
+        return (g[self.index],)
+
+
+class Concatenate(Function):
+    __slots__ = ("axis",)
+    name = "cat"
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g, out, *xs):
+        axis = self.axis % g.ndim
+        grads, start = [], 0
+        for x in xs:
+            stop = start + x.shape[axis]
+            grads.append(g[(slice(None),) * axis + (slice(start, stop),)])
+            start = stop
+        return grads
+
+    def explain(self, *xs, axis=0):
+        return f"cat: shapes {[x.shape for x in xs]} cannot be joined along axis {axis}"
+
+
+class Stack(Function):
+    __slots__ = ("axis",)
+    name = "stack"
+
+    def forward(self, *xs, axis=0):
+        self.axis = axis
+        return np.stack(xs, axis=axis)
+
+    def backward(self, g, out, *xs):
+        axis = self.axis % g.ndim
+        return [g[(slice(None),) * axis + (i,)] for i in range(len(xs))]
+
+    def explain(self, *xs, axis=0):
+        return f"stack: shapes {[x.shape for x in xs]} must all be equal to stack along {axis}"
+
+
+# The dual helpers used inside rules (see the module docstring).
+exp = dual(Exp)
+log = dual(Log)
+sin = dual(Sin)
+cos = dual(Cos)
+sigmoid = dual(Sigmoid)
+log_softmax = dual(LogSoftmax)
+expand = dual(Expand)
+scatter_add = dual(ScatterAdd)
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    """Dual ``where`` for rules: arrays give arrays, Tensors record a Where node."""
+    if isinstance(a, Tensor) or isinstance(b, Tensor):
+        return Where.apply(a, b, cond=value(cond))
+    return np.where(cond, a, b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers behind Tensor methods and the public functions
+
+
+def compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
+    """A comparison: a bool Tensor outside the graph."""
+    b_ = b._data if isinstance(b, Tensor) else b
+    try:
+        return Tensor._make(np.asarray(ufunc(a._data, b_)), False, None)
+    except ValueError:
+        raise ShapeError(
+            f"{ufunc.__name__}: shapes {a.shape} and {np.shape(b_)} cannot be broadcast together"
+        ) from None
+
+
+def reshape(x: Tensor, *shape: Any) -> Tensor:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(x, shape=tuple(int(n) for n in shape))
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = _axes(start_dim, x.ndim, "flatten")[0], _axes(end_dim, x.ndim, "flatten")[0]
+    shape = x.shape[:start] + (-1,) + x.shape[end + 1 :]
+    return reshape(x, shape)
+
+
+def transpose(x: Tensor, *axes: Any) -> Tensor:
+    """All axes (a permutation, as NumPy), two axes to swap (as PyTorch), or none (reverse)."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    if not axes:
+        perm = tuple(reversed(range(x.ndim)))
+    elif len(axes) == 2:  # PyTorch's transpose(dim0, dim1) swaps two axes
+        i, j = (_axes(a, x.ndim, "transpose")[0] for a in axes)
+        perm_list = list(range(x.ndim))
+        perm_list[i], perm_list[j] = perm_list[j], perm_list[i]
+        perm = tuple(perm_list)
+    else:
+        perm = tuple(a % x.ndim if x.ndim else a for a in axes)
+        if sorted(perm) != list(range(x.ndim)):
+            raise ShapeError(
+                f"transpose: axes {axes} are not a permutation of a tensor with {x.ndim} dims"
+            )
+    return Transpose.apply(x, axes=perm)
+
+
+def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        # Like PyTorch, an axis whose size is not 1 is left alone.
+        axes = tuple(a for a in _axes(axis, x.ndim, "squeeze") if x.shape[a] == 1)
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    ndim = x.ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"unsqueeze: axis {axis} is out of range for a result with {ndim} dims")
+    shape = list(x.shape)
+    shape.insert(axis % ndim, 1)
+    return reshape(x, tuple(shape))

@@ -1,0 +1,624 @@
+"""``Tensor``: a NumPy array that remembers how it was computed.
+
+A Tensor holds its value in ``.data`` (an ``np.ndarray``). When it requires grad, every
+operation on it records a node (``grad_fn``) so that ``backward()`` can compute gradients.
+The operations themselves live in ``ops.py``; this module holds the class, its conversions
+and the constructors (``zeros``, ``randn``, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import autograd
+
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+
+_default_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``rand``, ``randn``, ``uniform`` and ``nn`` initialisation.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.manual_seed(0); a = tg.randn(2)
+    >>> tg.manual_seed(0); b = tg.randn(2)
+    >>> bool((a == b).all())
+    True
+    """
+    global _default_rng
+    _default_rng = np.random.default_rng(seed)
+
+
+def default_rng() -> np.random.Generator:
+    """The generator that ``manual_seed`` seeds (used by ``nn.init``)."""
+    return _default_rng
+
+
+def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Convert ``data`` as PyTorch would: Python floats become float32, arrays keep theirs."""
+    if isinstance(data, Tensor):
+        array = data._data
+    elif isinstance(data, (np.ndarray, np.generic)):
+        array = np.asarray(data)
+    else:
+        try:
+            array = np.asarray(data)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"Tensor: cannot make an array from this data: {error}") from None
+        if array.dtype == np.float64:
+            array = array.astype(np.float32)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"Tensor: unsupported data of dtype {array.dtype} (from {type(data).__name__}); "
+            "expected numbers, nested lists of numbers or a numeric np.ndarray"
+        )
+    if dtype is not None:
+        array = array.astype(dtype, copy=False)
+    return array
+
+
+def _check_float(dtype: np.dtype, flag: bool) -> None:
+    if flag and dtype.kind != "f":
+        raise TypeError(
+            f"only floating point tensors can require gradients, but this tensor has dtype "
+            f"{dtype}; make it float first, e.g. Tensor(data, dtype=np.float32)"
+        )
+
+
+class Tensor:
+    """A NumPy array with reverse-mode automatic differentiation.
+
+    ``data``: a Python number, nested list, ``np.ndarray`` or Tensor. Python floats become
+    float32 (as in PyTorch); a NumPy array keeps its dtype and shares its memory
+    (like ``np.asarray``); ``dtype=`` overrides.
+
+    >>> import tinygrad_mlp as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    tensor([2. 4.])
+    """
+
+    __slots__ = ("_data", "grad", "_requires_grad", "grad_fn", "name", "__weakref__")
+
+    # Make NumPy hand binary operators over to us (``ndarray * Tensor`` -> Tensor.__rmul__).
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        array = _to_array(data, dtype)
+        _check_float(array.dtype, requires_grad)
+        self._data = array
+        self.grad: Tensor | None = None
+        self._requires_grad = bool(requires_grad)
+        self.grad_fn: autograd.Function | None = None
+        self.name: str | None = None
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool, grad_fn: Any) -> Tensor:
+        """The fast path for results of operations: no conversion, no checks."""
+        t = object.__new__(cls)
+        t._data = data
+        t.grad = None
+        t._requires_grad = requires_grad
+        t.grad_fn = grad_fn
+        t.name = None
+        return t
+
+    # -- the value ---------------------------------------------------------------------------
+
+    @property
+    def data(self) -> np.ndarray:
+        """The value as an ``np.ndarray``; assigning an array replaces it (nothing recorded)."""
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        _check_float(array.dtype, self._requires_grad)
+        self._data = array
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded for backward."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place on a leaf and return the tensor.
+
+        >>> import tinygrad_mlp as tg
+        >>> tg.zeros(2).requires_grad_().requires_grad
+        True
+        """
+        if self.grad_fn is not None and not flag:
+            raise RuntimeError(
+                "requires_grad_: you can only change requires_grad of leaf tensors; use "
+                ".detach() to get a tensor that does not require grad"
+            )
+        _check_float(self._data.dtype, flag)
+        self._requires_grad = bool(flag)
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by a recorded operation)."""
+        return self.grad_fn is None
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        """The shape, or the length of one dimension (as PyTorch's ``size``)."""
+        return self._data.shape if dim is None else self._data.shape[dim]
+
+    def numel(self) -> int:
+        """The number of elements.
+
+        >>> import tinygrad_mlp as tg
+        >>> tg.zeros(2, 3).numel()
+        6
+        """
+        return int(self._data.size)
+
+    def numpy(self) -> np.ndarray:
+        """The value as an ``np.ndarray`` (shares memory)."""
+        return self._data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number.
+
+        >>> import tinygrad_mlp as tg
+        >>> tg.tensor([2.5]).item()
+        2.5
+        """
+        if self._data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, "
+                f"this one has shape {self.shape}"
+            )
+        return self._data.item()
+
+    def tolist(self) -> Any:
+        """The value as (nested) Python lists."""
+        return self._data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same value, cut off from the graph (shares memory, requires no grad)."""
+        return Tensor._make(self._data, False, None)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data.copy() if copy else self._data
+
+    def __len__(self) -> int:
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            raise RuntimeError(
+                f"the truth value of a tensor of shape {self.shape} is ambiguous; "
+                "use .any() or .all()"
+            )
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self._data.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        prefix = "tensor("
+        body = np.array2string(self._data, prefix=prefix, separator=" ")
+        extras = []
+        if self._data.dtype != np.float32 and self._data.dtype.kind == "f":
+            extras.append(f"dtype={self._data.dtype}")
+        elif self._data.dtype.kind != "f" and self._data.size == 0:
+            extras.append(f"dtype={self._data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return prefix + body + "".join(", " + e for e in extras) + ")"
+
+    # -- autograd ----------------------------------------------------------------------------
+
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Add the gradient of this tensor to ``.grad`` of every leaf it depends on.
+
+        On a one-element tensor the seed is 1; otherwise pass ``gradient=`` of this shape.
+        The graph is freed afterwards unless ``retain_graph=True``; ``create_graph=True``
+        records the backward pass so that gradients can be differentiated again
+        (``retain_graph`` then defaults to True, as in PyTorch).
+
+        >>> import tinygrad_mlp as tg
+        >>> x = tg.tensor(3.0, requires_grad=True)
+        >>> (x ** 2).backward()
+        >>> x.grad.item()
+        6.0
+        """
+        autograd.backward(self, gradient, retain_graph, create_graph)
+
+    def draw(self, **options: Any) -> Any:
+        """Draw the graph that produced this tensor (see ``tinygrad_mlp.viz.draw_graph``)."""
+        from .viz import draw_graph
+
+        return draw_graph(self, **options)
+
+    # -- operators: the operations themselves live in ops.py ---------------------------------
+
+    def __add__(self, other: Any) -> Tensor:
+        return ops.Add.apply(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return ops.Add.apply(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return ops.Sub.apply(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return ops.Mul.apply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return ops.Div.apply(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return ops.Pow.apply(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return ops.MatMul.apply(other, self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=index)
+
+    # Comparisons are not differentiable: they give bool tensors outside the graph.
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.compare(np.equal, self, other)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return ops.compare(np.not_equal, self, other)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return ops.compare(np.less, self, other)
+
+    def __le__(self, other: Any) -> Tensor:
+        return ops.compare(np.less_equal, self, other)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return ops.compare(np.greater, self, other)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return ops.compare(np.greater_equal, self, other)
+
+    def __invert__(self) -> Tensor:
+        return Tensor._make(np.logical_not(self._data), False, None)
+
+    def __and__(self, other: Any) -> Tensor:
+        return ops.compare(np.logical_and, self, other)
+
+    def __or__(self, other: Any) -> Tensor:
+        return ops.compare(np.logical_or, self, other)
+
+    # -- methods (each a thin door into ops.py) ----------------------------------------------
+
+    def exp(self) -> Tensor:
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return ops.Log.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.Sqrt.apply(self)
+
+    def sin(self) -> Tensor:
+        return ops.Sin.apply(self)
+
+    def cos(self) -> Tensor:
+        return ops.Cos.apply(self)
+
+    def tanh(self) -> Tensor:
+        return ops.Tanh.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        return ops.ReLU.apply(self)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
+        return ops.LeakyReLU.apply(self, negative_slope=negative_slope)
+
+    def softplus(self) -> Tensor:
+        return ops.Softplus.apply(self)
+
+    def abs(self) -> Tensor:
+        return ops.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        return Tensor._make(np.sign(self._data), False, None)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+        return ops.Clip.apply(self, low=min, high=max)
+
+    clamp = clip
+
+    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    def var(
+        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0
+    ) -> Tensor:
+        return ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
+        return ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(np.argmax(self._data, axis=axis, keepdims=keepdims), False, None)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        return Tensor._make(np.argmin(self._data, axis=axis, keepdims=keepdims), False, None)
+
+    def all(self, axis: int | None = None) -> Tensor:
+        return Tensor._make(np.all(self._data, axis=axis), False, None)
+
+    def any(self, axis: int | None = None) -> Tensor:
+        return Tensor._make(np.any(self._data, axis=axis), False, None)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return ops.reshape(self, *shape)
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        return ops.flatten(self, start_dim, end_dim)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return ops.transpose(self, *axes)
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802  (PyTorch's and NumPy's name)
+        """The axes reversed (for a matrix, its transpose)."""
+        return ops.Transpose.apply(self, axes=tuple(reversed(range(self._data.ndim))))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802
+        """The last two axes swapped (a batch of transposed matrices)."""
+        return ops.transpose(self, -2, -1)
+
+    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
+        return ops.squeeze(self, axis)
+
+    def unsqueeze(self, axis: int) -> Tensor:
+        return ops.unsqueeze(self, axis)
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy with another dtype; differentiable between float dtypes."""
+        if np.dtype(dtype) == self._data.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        """As float32."""
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        """As float64."""
+        return self.astype(np.float64)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor; the same as ``Tensor(data, requires_grad, dtype)``.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.tensor([1.0, 2.0]).dtype
+    dtype('float32')
+    """
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+# -- constructors --------------------------------------------------------------------------------
+
+
+def _shape(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for n in shape:
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"shape entries must be non-negative integers, got {shape}")
+    return tuple(int(n) for n in shape)
+
+
+def _new(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
+    array = array.astype(np.float32 if dtype is None else dtype, copy=False)
+    _check_float(array.dtype, requires_grad)
+    return Tensor._make(array, bool(requires_grad), None)
+
+
+def _generator(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
+    if rng is not None and seed is not None:
+        raise ValueError("give either rng= or seed=, not both")
+    if rng is not None:
+        return rng
+    return np.random.default_rng(seed) if seed is not None else _default_rng
+
+
+def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype=``).
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.zeros(2, 3).shape
+    (2, 3)
+    """
+    return _new(np.zeros(_shape(shape)), dtype, requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones (float32 unless ``dtype=``).
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.ones(2).tolist()
+    [1.0, 1.0]
+    """
+    return _new(np.ones(_shape(shape)), dtype, requires_grad)
+
+
+def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor filled with ``value``.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.full((2,), 7.0).tolist()
+    [7.0, 7.0]
+    """
+    shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    return _new(np.full(shape, value), dtype, requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (n x m).
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return _new(np.eye(n, m), dtype, requires_grad)
+
+
+def arange(
+    start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Evenly spaced values in [start, stop); integers give int64, floats float32.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.arange(3).tolist()
+    [0, 1, 2]
+    """
+    array = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step)
+    if dtype is None:
+        dtype = np.int64 if array.dtype.kind in "iu" else np.float32
+    return _new(array, dtype, requires_grad)
+
+
+def rand(
+    *shape: Any, dtype: Any = None, requires_grad: bool = False,
+    rng: np.random.Generator | None = None, seed: int | None = None,
+) -> Tensor:
+    """Uniform samples in [0, 1).
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.rand(3, seed=0).shape
+    (3,)
+    """
+    return _new(_generator(rng, seed).random(_shape(shape)), dtype, requires_grad)
+
+
+def randn(
+    *shape: Any, dtype: Any = None, requires_grad: bool = False,
+    rng: np.random.Generator | None = None, seed: int | None = None,
+) -> Tensor:
+    """Standard normal samples.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.randn(2, 2, seed=0).dtype
+    dtype('float32')
+    """
+    return _new(_generator(rng, seed).standard_normal(_shape(shape)), dtype, requires_grad)
+
+
+def uniform(
+    *shape: Any, low: float = 0.0, high: float = 1.0, dtype: Any = None,
+    requires_grad: bool = False, rng: np.random.Generator | None = None, seed: int | None = None,
+) -> Tensor:
+    """Uniform samples in [low, high).
+
+    >>> import tinygrad_mlp as tg
+    >>> bool((tg.uniform(100, low=-1, high=1, seed=0).abs() <= 1).all())
+    True
+    """
+    if not low <= high:
+        raise ValueError(f"uniform: low={low} must not exceed high={high}")
+    values = _generator(rng, seed).uniform(low, high, _shape(shape))
+    return _new(values, dtype, requires_grad)
+
+
+for _name in ("zeros", "ones", "full", "eye", "arange", "rand", "randn", "uniform"):
+    setattr(Tensor, _name, staticmethod(globals()[_name]))
+
+from . import ops  # noqa: E402  (ops needs the Tensor class defined above)
