@@ -1,0 +1,33 @@
+"""Neural-network building blocks with PyTorch's names: modules, layers, losses, init.
+
+>>> import tinygrad_mlp as tg
+>>> from tinygrad_mlp import nn
+>>> model = nn.MLP([2, 8, 1])
+>>> loss = nn.MSELoss()(model(tg.ones(4, 2)), tg.zeros(4, 1))
+>>> loss.backward()
+>>> model[0].weight.grad.shape
+(8, 2)
+"""
+
+from . import functional, init, utils
+from .layers import (
+    MLP,
+    Flatten,
+    Identity,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
+
+__all__ = [
+    "MLP", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten", "Identity",
+    "IncompatibleKeys", "LeakyReLU", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init",
+    "utils",
+]

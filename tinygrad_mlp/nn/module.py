@@ -1,0 +1,572 @@
+"""``Module``, ``Parameter`` and the containers ``Sequential`` and ``ModuleList``.
+
+A Module owns Parameters and other Modules, registered simply by assigning them to
+attributes (``self.fc = nn.Linear(2, 3)``), exactly as in PyTorch. From that registry come
+``parameters()``, dotted ``named_parameters()``, ``state_dict()``, ``zero_grad()`` and the
+printed tree.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A Tensor that a Module registers and an optimizer updates; it requires grad.
+
+    The data is copied (so updating the parameter never changes the caller's array).
+    Python lists become float32, as in PyTorch; a NumPy array keeps its dtype.
+
+    >>> from tinygrad_mlp import nn
+    >>> w = nn.Parameter([1.0, 2.0])
+    >>> w.requires_grad, w.dtype
+    (True, dtype('float32'))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
+        super().__init__(np.empty(0, np.float32) if data is None else data, requires_grad)
+        self._data = self._data.copy()
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(..., strict=False)`` could not match, as PyTorch reports it.
+
+    >>> IncompatibleKeys([], [])
+    <All keys matched successfully>
+    """
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (
+            f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
+            f"unexpected_keys={self.unexpected_keys!r})"
+        )
+
+
+def _check_name(name: Any, kind: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f'{kind} name must be non-empty and must not contain ".", got {name!r}')
+
+
+class Module:
+    """Base class of every layer and model: subclass it and write ``forward``.
+
+    Parameters and submodules assigned to attributes are registered automatically.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> class Affine(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.scale = nn.Parameter([2.0])
+    ...     def forward(self, x):
+    ...         return x * self.scale
+    >>> m = Affine()
+    >>> m(tg.tensor([3.0])).tolist(), [name for name, _ in m.named_parameters()]
+    ([6.0], ['scale'])
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        # The registries are ordered (definition order is the order of parameters(), as in
+        # PyTorch). Registered values are mirrored into __dict__ as well, so that reading
+        # ``self.weight`` in forward is a plain attribute lookup with no __getattr__ detour.
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; every subclass defines it."""
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.forward(*args, **kwargs)
+        # Tag the node that made the output with the module, for graph pictures. An inner
+        # module got there first when it made that very node: the innermost one wins.
+        node = getattr(out, "grad_fn", None)
+        if node is not None and getattr(node, "module", None) is None:
+            node.module = self
+        return out
+
+    # -- registration ------------------------------------------------------------------------
+
+    def _registries(self) -> tuple[dict, dict]:
+        try:
+            return self.__dict__["_parameters"], self.__dict__["_modules"]
+        except KeyError:
+            raise AttributeError(
+                f"cannot assign parameters or modules to {type(self).__name__} before "
+                "Module.__init__() call; call super().__init__() first in your __init__"
+            ) from None
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None, a slot left empty such as ``bias=False``) as ``name``.
+
+        >>> from tinygrad_mlp import nn
+        >>> m = nn.Module()
+        >>> m.register_parameter("bias", None)
+        >>> m.bias is None
+        True
+        """
+        parameters, modules = self._registries()
+        _check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(nn.Parameter or None required)"
+            )
+        modules.pop(name, None)
+        parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register ``module`` as the child ``name`` (what attribute assignment does).
+
+        >>> from tinygrad_mlp import nn
+        >>> m = nn.Module()
+        >>> m.add_module("act", nn.ReLU())
+        >>> m
+        Module(
+          (act): ReLU()
+        )
+        """
+        parameters, modules = self._registries()
+        _check_name(name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        parameters.pop(name, None)
+        modules[name] = module
+        object.__setattr__(self, name, module)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self.add_module(name, value)
+        elif name in self.__dict__.get("_parameters", ()):
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    "(nn.Parameter or None expected)"
+                )
+            self.register_parameter(name, None)
+        elif name in self.__dict__.get("_modules", ()):
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                    "(nn.Module or None expected)"
+                )
+            self.add_module(name, None)
+        else:
+            object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self.__dict__.get("_parameters", {}).pop(name, None)
+        self.__dict__.get("_modules", {}).pop(name, None)
+        object.__delattr__(self, name)
+
+    # -- walking the tree --------------------------------------------------------------------
+
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and all below it, with dotted names ('' for this one), each once.
+
+        >>> from tinygrad_mlp import nn
+        >>> [name for name, _ in nn.Sequential(nn.Linear(1, 1), nn.ReLU()).named_modules()]
+        ['', '0', '1']
+        """
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                child_prefix = f"{prefix}.{name}" if prefix else name
+                yield from module.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        """This module and all below it, each once.
+
+        >>> from tinygrad_mlp import nn
+        >>> len(list(nn.Sequential(nn.Linear(1, 1), nn.ReLU()).modules()))
+        3
+        """
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct submodules with their names, each once.
+
+        >>> from tinygrad_mlp import nn
+        >>> [name for name, _ in nn.Sequential(nn.ReLU(), nn.Tanh()).named_children()]
+        ['0', '1']
+        """
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """The direct submodules, each once.
+
+        >>> from tinygrad_mlp import nn
+        >>> list(nn.Sequential(nn.ReLU()).children())
+        [ReLU()]
+        """
+        for _, module in self.named_children():
+            yield module
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Parameters with PyTorch's dotted names (``0.weight``, ``layers.1.bias``).
+
+        A parameter shared by two modules comes once, under its first name, unless
+        ``remove_duplicate=False``.
+
+        >>> from tinygrad_mlp import nn
+        >>> [name for name, _ in nn.Sequential(nn.Linear(2, 1)).named_parameters()]
+        ['0.weight', '0.bias']
+        """
+        members = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
+        seen: set[int] = set()
+        for module_prefix, module in members:
+            for name, param in module._parameters.items():
+                if param is None or (remove_duplicate and id(param) in seen):
+                    continue
+                seen.add(id(param))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """All parameters (for an optimizer), each once.
+
+        >>> from tinygrad_mlp import nn
+        >>> sum(p.numel() for p in nn.Linear(2, 3).parameters())
+        9
+        """
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    # -- training helpers --------------------------------------------------------------------
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: ``.grad`` becomes None (or zeros with ``set_to_none=False``).
+
+        >>> import tinygrad_mlp as tg
+        >>> from tinygrad_mlp import nn
+        >>> layer = nn.Linear(2, 1)
+        >>> layer(tg.ones(1, 2)).sum().backward()
+        >>> layer.zero_grad()
+        >>> layer.weight.grad is None
+        True
+        """
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                # A fresh array: gradient buffers may be shared, never write into them.
+                param.grad = Tensor._make(np.zeros_like(param._data), False, None)
+
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and all below it in training mode (``eval()`` undoes it).
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.ReLU().train().training
+        True
+        """
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a bool, got {mode!r}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Put this module and all below it in evaluation mode.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.ReLU().eval().training
+        False
+        """
+        return self.train(False)
+
+    def _cast(self, dtype: type) -> Module:
+        for param in self.parameters():
+            if param._data.dtype.kind == "f":
+                param._data = param._data.astype(dtype)
+                if param.grad is not None:
+                    param.grad = Tensor._make(param.grad._data.astype(dtype), False, None)
+        return self
+
+    def double(self) -> Module:
+        """Cast every floating-point parameter (and its grad) to float64, in place.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.Linear(2, 1).double().weight.dtype
+        dtype('float64')
+        """
+        return self._cast(np.float64)
+
+    def float(self) -> Module:
+        """Cast every floating-point parameter (and its grad) to float32, in place.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.Linear(2, 1).double().float().weight.dtype
+        dtype('float32')
+        """
+        return self._cast(np.float32)
+
+    # -- state -------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter as ``name -> np.ndarray`` (shared ones under each name).
+
+        >>> from tinygrad_mlp import nn
+        >>> {k: v.shape for k, v in nn.Linear(2, 3).state_dict().items()}
+        {'weight': (3, 2), 'bias': (3,)}
+        """
+        return {
+            name: param._data.copy()
+            for name, param in self.named_parameters(remove_duplicate=False)
+        }
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
+        """Copy the arrays of ``state_dict`` into the parameters of the same name, in place.
+
+        Values are cast to each parameter's dtype. Every problem is reported at once in a
+        ``RuntimeError`` and then nothing is loaded: a shape mismatch always (as in
+        PyTorch), and with ``strict=True`` also missing and unexpected names. With
+        ``strict=False`` what matches is loaded and the rest is returned as
+        ``(missing_keys, unexpected_keys)``.
+
+        >>> from tinygrad_mlp import nn
+        >>> a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+        >>> b.load_state_dict(a.state_dict())
+        <All keys matched successfully>
+        """
+        return self._load_state_dict(state_dict, strict, source=None)
+
+    def _load_state_dict(self, state_dict: Any, strict: bool, source: Any) -> IncompatibleKeys:
+        own = dict(self.named_parameters(remove_duplicate=False))
+        missing = [name for name in own if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in own]
+        errors, arrays = [], {}
+        if strict and missing:
+            errors.append(f"Missing key(s) in state_dict: {_quoted(missing)}.")
+        if strict and unexpected:
+            errors.append(f"Unexpected key(s) in state_dict: {_quoted(unexpected)}.")
+        for name, param in own.items():
+            if name not in state_dict:
+                continue
+            array = np.asarray(state_dict[name])
+            if array.shape != param.shape:
+                errors.append(
+                    f"size mismatch for {name}: copying a param with shape {array.shape} from "
+                    f"checkpoint, the shape in current model is {param.shape}."
+                )
+            elif array.dtype.kind not in "biuf":
+                errors.append(f"wrong dtype for {name}: {array.dtype} is not numeric.")
+            else:
+                arrays[name] = array
+        if errors:
+            where = "" if source is None else f" from '{os.fspath(source)}'"
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}{where}:\n\t"
+                + "\n\t".join(errors)
+            )
+        for name, array in arrays.items():
+            own[name]._data[...] = array
+        return IncompatibleKeys(missing, unexpected)
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write ``state_dict()`` to an ``.npz`` file (``.npz`` is added when missing).
+
+        Returns the path written. See ``tinygrad_mlp.serialize.save``.
+
+        >>> import tempfile, os
+        >>> from tinygrad_mlp import nn
+        >>> path = nn.Linear(2, 1).save(os.path.join(tempfile.mkdtemp(), "layer"))
+        >>> path.endswith("layer.npz")
+        True
+        """
+        from ..serialize import save
+
+        return save(self, path)
+
+    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
+        """Load weights saved by ``save`` into this module, in place, and return it.
+
+        The architecture comes from this module; the file only holds arrays. Errors are
+        those of ``load_state_dict`` (naming the file) and of ``tinygrad_mlp.serialize.load``;
+        on any error the module is left unchanged.
+
+        >>> import tempfile, os
+        >>> from tinygrad_mlp import nn
+        >>> path = nn.Linear(2, 1).save(os.path.join(tempfile.mkdtemp(), "layer"))
+        >>> nn.Linear(2, 1).load(path)
+        Linear(in_features=2, out_features=1, bias=True)
+        """
+        from ..serialize import load
+
+        self._load_state_dict(load(path), strict, source=path)
+        return self
+
+    # -- printing ----------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The settings shown inside the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        # A child's own lines are indented once more, so nesting shows as in PyTorch.
+        lines += [
+            f"({name}): " + repr(module).replace("\n", "\n  ")
+            for name, module in self._modules.items()
+        ]
+        if not self._modules and len(lines) <= 1:
+            return f"{type(self).__name__}({''.join(lines)})"
+        return f"{type(self).__name__}(\n" + "".join(f"  {line}\n" for line in lines) + ")"
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f'"{name}"' for name in names)
+
+
+def _position(index: int, length: int, owner: str) -> int:
+    index = int(index)
+    if not -length <= index < length:
+        raise IndexError(f"index {index} is out of range for {owner} of length {length}")
+    return index % length
+
+
+class Sequential(Module):
+    """Modules applied one after the other; the output of each is the input of the next.
+
+    Children are named ``0``, ``1``, ... (or by the keys of a single dict argument).
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.ReLU())
+    >>> model(tg.ones(4, 2)).shape, len(model), model[1]
+    ((4, 3), 2, ReLU())
+    """
+
+    def __init__(self, *modules: Module | dict[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            for name, module in modules[0].items():
+                self.add_module(name, module)
+        else:
+            for index, module in enumerate(modules):
+                self.add_module(str(index), module)  # type: ignore[arg-type]
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            # A plain Sequential: a subclass's constructor may take other arguments.
+            return Sequential(dict(list(self._modules.items())[index]))
+        return list(self._modules.values())[_position(index, len(self), type(self).__name__)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        name = list(self._modules)[_position(index, len(self), type(self).__name__)]
+        self.add_module(name, module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end and return self.
+
+        >>> from tinygrad_mlp import nn
+        >>> len(nn.Sequential(nn.ReLU()).append(nn.Tanh()))
+        2
+        """
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters are registered; you write the forward yourself.
+
+    >>> from tinygrad_mlp import nn
+    >>> layers = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])
+    >>> len(layers), len(list(layers.parameters()))
+    (3, 6)
+    """
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return ModuleList(list(self._modules.values())[index])
+        return list(self._modules.values())[_position(index, len(self), "ModuleList")]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(_position(index, len(self), "ModuleList")), module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self, module: Module) -> ModuleList:
+        """Add ``module`` at the end and return self.
+
+        >>> from tinygrad_mlp import nn
+        >>> len(nn.ModuleList().append(nn.ReLU()))
+        1
+        """
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add each of ``modules`` at the end and return self.
+
+        >>> from tinygrad_mlp import nn
+        >>> len(nn.ModuleList().extend([nn.ReLU(), nn.Tanh()]))
+        2
+        """
+        for module in modules:
+            self.append(module)
+        return self

@@ -1,0 +1,58 @@
+"""``clip_grad_norm_``: cap the size of a gradient step."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
+    """Scale all gradients together so that their joint norm is at most ``max_norm``.
+
+    The norm is taken over all gradients as if they were one vector (``norm_type`` 2 by
+    default; ``float("inf")`` for the largest entry). As in PyTorch, the gradients are
+    multiplied by ``max_norm / (total + 1e-6)`` when that is below 1. Returns the total norm
+    before clipping as a 0-d Tensor. Gradients are replaced by new arrays, never written into.
+
+    >>> import tinygrad_mlp as tg
+    >>> w = tg.tensor([0.0, 0.0], requires_grad=True)
+    >>> (w * tg.tensor([3.0, 4.0])).sum().backward()
+    >>> float(tg.nn.utils.clip_grad_norm_([w], max_norm=1.0))
+    5.0
+    >>> [round(v, 4) for v in w.grad.tolist()]
+    [0.6, 0.8]
+    """
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    grads = [p for p in params if p.grad is not None]
+    norm_type = float(norm_type)
+    if not grads:
+        return Tensor._make(np.asarray(0.0, dtype=np.float32), False, None)
+    # Accumulated in float64: squares of float32 gradients overflow long before the norm does.
+    if math.isinf(norm_type):
+        total = max(float(np.max(np.abs(p.grad._data), initial=0.0)) for p in grads)
+    else:
+        total = 0.0
+        for p in grads:
+            g = p.grad._data.astype(np.float64, copy=False).ravel()
+            total += float(g @ g) if norm_type == 2.0 else float(np.sum(np.abs(g) ** norm_type))
+        total = total ** (1.0 / norm_type)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is "
+            f"non-finite ({total}), so it cannot be clipped; pass error_if_nonfinite=False "
+            "to clip anyway"
+        )
+    coef = max_norm / (total + 1e-6)
+    if coef < 1.0:
+        for p in grads:
+            p.grad = Tensor._make(p.grad._data * coef, False, None)
+    return Tensor._make(np.asarray(total, dtype=grads[0].grad._data.dtype), False, None)
