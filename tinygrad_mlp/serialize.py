@@ -1,0 +1,128 @@
+"""Saving and loading state dicts as ``.npz`` files: plain arrays, never pickle.
+
+``save(model_or_state_dict, path)`` writes one array per parameter name; ``load(path)``
+gives the ``name -> np.ndarray`` dict back, ready for ``model.load_state_dict``. The
+architecture is not stored: it is the code that builds the model.
+
+>>> import os, tempfile
+>>> import tinygrad_mlp as tg
+>>> from tinygrad_mlp import nn
+>>> from tinygrad_mlp.serialize import save, load
+>>> model = nn.MLP([2, 4, 1])
+>>> path = save(model, os.path.join(tempfile.mkdtemp(), "model"))
+>>> sorted(load(path))
+['0.bias', '0.weight', '2.bias', '2.weight']
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import zipfile
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import numpy as np
+
+
+def _npz_path(path: str | os.PathLike) -> str:
+    path = os.fspath(path)
+    return path if path.endswith(".npz") else path + ".npz"
+
+
+def _arrays(obj: Any) -> dict[str, np.ndarray]:
+    state = obj.state_dict() if hasattr(obj, "state_dict") else obj
+    if not isinstance(state, Mapping):
+        raise TypeError(
+            f"save: expected a Module or a dict of name -> array, got {type(obj).__name__}"
+        )
+    arrays = {}
+    for name, value in state.items():
+        if not isinstance(name, str):
+            raise TypeError(f"save: names must be strings, got {name!r}")
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise TypeError(
+                f"save: entry {name!r} is not a numeric array (got {type(value).__name__}); "
+                "save takes a Module or a flat dict of name -> array"
+            )
+        arrays[name] = array
+    return arrays
+
+
+def save(obj: Any, path: str | os.PathLike) -> str:
+    """Write a Module's ``state_dict()`` (or a dict of name -> array) to an ``.npz`` file.
+
+    ``.npz`` is added to ``path`` when missing, as ``np.savez`` does; the path written is
+    returned. The file is written to a temporary name first and then renamed, so a crash
+    never leaves a half-written file behind (an older file stays intact).
+
+    >>> import os, tempfile
+    >>> from tinygrad_mlp.serialize import save
+    >>> save({"w": [1.0, 2.0]}, os.path.join(tempfile.mkdtemp(), "weights")).endswith(".npz")
+    True
+    """
+    arrays = _arrays(obj)
+    final = _npz_path(path)
+    # Beside the target (a rename is only atomic within one file system); opened with
+    # "x" rather than mkstemp so the file gets the usual permissions, not 0600.
+    temporary = f"{final}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    try:
+        with open(temporary, "xb") as file:
+            # The .npz layout of np.savez, written member by member: np.savez's keyword
+            # arguments would clash with parameters named "file" or "allow_pickle".
+            with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for name, array in arrays.items():
+                    with archive.open(name + ".npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, array, allow_pickle=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return final
+
+
+def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an ``.npz`` state file into a dict of name -> ``np.ndarray``.
+
+    ``path`` may omit the ``.npz`` that ``save`` added. Pickled content is never loaded.
+    A missing file raises ``FileNotFoundError``; a truncated, corrupt or non-``.npz`` file
+    raises ``ValueError`` naming the file.
+
+    >>> import os, tempfile
+    >>> from tinygrad_mlp.serialize import load, save
+    >>> path = save({"w": [1.0, 2.0]}, os.path.join(tempfile.mkdtemp(), "weights"))
+    >>> load(path)["w"].tolist()
+    [1.0, 2.0]
+    """
+    given = os.fspath(path)
+    if not os.path.exists(given) and os.path.exists(given + ".npz"):
+        given += ".npz"
+    if not os.path.isfile(given):
+        what = " (that is a directory)" if os.path.isdir(given) else ""
+        raise FileNotFoundError(f"no state file at '{given}'{what}")
+    with open(given, "rb") as file:
+        magic = file.read(6)
+    # Checked first: on anything that is not a zip archive NumPy would try pickle and give
+    # advice about allow_pickle, which is wrong here.
+    if magic == b"\x93NUMPY":
+        _invalid(given, "it holds a single .npy array, not named arrays")
+    if not magic.startswith(b"PK"):
+        _invalid(given, "it is not a zip archive, as .npz files are")
+    try:
+        with np.load(given, allow_pickle=False) as npz:
+            # Every member is read now, so a damaged one fails here and not later.
+            return {name: npz[name] for name in npz.files}
+    except Exception as error:  # whatever NumPy or zipfile met, the file is not usable
+        _invalid(given, str(error) or type(error).__name__)
+
+
+def _invalid(path: str, reason: str) -> NoReturn:
+    raise ValueError(
+        f"'{path}' is not a valid .npz state file ({reason}); it may be truncated or "
+        "corrupt, or was not written by save()"
+    ) from None
