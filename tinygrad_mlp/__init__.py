@@ -7,7 +7,12 @@
 tensor([2. 4.])
 """
 
-from . import autograd  # first: the Tensor and the operations build on it
+from . import (
+    autograd,  # first: the Tensor and the operations build on it
+    nn,
+    optim,
+    viz,
+)
 from .autograd import (
     AnomalyError,
     ShapeError,
@@ -56,6 +61,7 @@ from .functions import (
     where,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .serialize import load, save
 from .tensor import (
     Tensor,
     arange,
@@ -73,16 +79,78 @@ from .tensor import (
     uniform,
     zeros,
 )
+from .train import History, TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "GradcheckError", "ShapeError", "Tensor", "abs", "arange", "argmax",
-    "argmin", "as_tensor", "autograd", "cat", "clamp", "clip", "cos", "detect_anomaly",
-    "enable_grad", "exp", "eye", "flatten", "float32", "float64", "full", "grad", "gradcheck",
-    "int32", "int64", "is_grad_enabled", "leaky_relu", "linear", "log", "log_softmax",
-    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "no_grad", "ones", "rand", "randn", "relu", "reshape", "sigmoid", "sin", "softmax",
-    "softplus", "sqrt", "squeeze", "stack", "sum", "tanh", "tensor", "transpose", "uniform",
-    "unsqueeze", "var", "where", "zeros",
+    "AnomalyError",
+    "GradcheckError",
+    "History",
+    "ShapeError",
+    "Tensor",
+    "TrainingDiverged",
+    "abs",
+    "arange",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "autograd",
+    "cat",
+    "clamp",
+    "clip",
+    "cos",
+    "detect_anomaly",
+    "enable_grad",
+    "exp",
+    "eye",
+    "fit",
+    "flatten",
+    "float32",
+    "float64",
+    "full",
+    "grad",
+    "gradcheck",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "leaky_relu",
+    "linear",
+    "load",
+    "log",
+    "log_softmax",
+    "logsumexp",
+    "manual_seed",
+    "matmul",
+    "max",
+    "maximum",
+    "mean",
+    "min",
+    "minimum",
+    "nn",
+    "no_grad",
+    "ones",
+    "optim",
+    "rand",
+    "randn",
+    "relu",
+    "reshape",
+    "save",
+    "sigmoid",
+    "sin",
+    "softmax",
+    "softplus",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sum",
+    "tanh",
+    "tensor",
+    "transpose",
+    "uniform",
+    "unsqueeze",
+    "var",
+    "viz",
+    "where",
+    "zeros",
 ]
