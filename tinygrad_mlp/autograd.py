@@ -114,15 +114,15 @@ class detect_anomaly:
 
     Inside the block every operation remembers the line of user code that created it, checks
     its forward output, and backward checks every gradient it produces; the first non-finite
-    value raises ``FloatingPointError`` naming the operation and that line. It is slower, so
-    use it to hunt a NaN, not to train.
+    value raises ``FloatingPointError`` (an :class:`AnomalyError`) naming the operation and
+    that line. It is slower, so use it to hunt a NaN, not to train.
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.tensor([0.0], requires_grad=True)
-    >>> with tg.detect_anomaly():
-    ...     y = x.log()           # doctest: +IGNORE_EXCEPTION_DETAIL
+    >>> with tg.detect_anomaly():  # doctest: +IGNORE_EXCEPTION_DETAIL
+    ...     y = x.log()
     Traceback (most recent call last):
-    FloatingPointError: log produced -inf in its output ...
+    AnomalyError: log produced -inf in its output ...
     """
 
     def __init__(self) -> None:
@@ -191,6 +191,9 @@ class Function:
     __slots__ = ("parents", "shape", "dtype", "out_grad", "where", "freed", "module")
 
     name = "function"
+    # Attributes holding arrays that forward saved for backward: freeing the graph drops them,
+    # so a tensor kept after backward (a logged loss) does not keep them alive.
+    _saved: tuple[str, ...] = ()
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -263,16 +266,26 @@ def _check_forward(fn: Function, out: np.ndarray, tensors: list, where: str) -> 
 def _lift(value: Any, args: Sequence[Any]) -> Tensor:
     """Turn a Python number or array into a constant Tensor beside Tensor operands.
 
-    A Python float next to a float32 Tensor stays float32 (as in PyTorch): the constant takes
-    the dtype of the first float Tensor operand.
+    A constant does not decide the precision of a float Tensor operand (as in PyTorch): a
+    number, a NumPy scalar, or an integer or boolean array takes the dtype of the first float
+    Tensor operand, so ``x * 0.5``, ``x * np.sqrt(2.0)`` and ``x + np.arange(3)`` stay float32.
+    A float array keeps its own dtype and promotes as in NumPy and PyTorch.
     """
-    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
-        for a in args:
-            if isinstance(a, Tensor) and a._data.dtype.kind == "f":
-                return Tensor._make(np.asarray(value, dtype=a._data.dtype), False, None)
-            if isinstance(a, Tensor) and isinstance(value, float):
-                return Tensor._make(np.asarray(value, dtype=np.float32), False, None)
-    return Tensor(value)
+    float_dtype = None
+    for a in args:
+        if isinstance(a, Tensor) and a._data.dtype.kind == "f":
+            float_dtype = a._data.dtype
+            break
+    if float_dtype is not None and isinstance(value, _NUMBERS):
+        return Tensor._make(np.asarray(value, dtype=float_dtype), False, None)
+    constant = Tensor(value)
+    if float_dtype is not None and constant._data.dtype.kind in "biu":
+        constant._data = constant._data.astype(float_dtype)
+    return constant
+
+
+# NumPy scalars count as numbers: np.float64(0.5) is what np.sqrt(2.0) or arr.mean() hands back.
+_NUMBERS = (bool, int, float, np.bool_, np.integer, np.floating)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +378,9 @@ def run_backward(
     the graph is freed only then, so a failed backward changes nothing.
     """
     order = _topological_order(roots)
+    # A seed can reach a leaf unchanged (through add, reshape, ...); it is the caller's array,
+    # so .grad must get a copy of it.
+    owners = {_buffer_owner(s) for s in seeds if isinstance(s, np.ndarray)}
     grads: dict[int, Any] = {}
     for root, seed in zip(roots, seeds):
         key = id(root)
@@ -387,7 +403,8 @@ def run_backward(
             leaf_grads[key] = (tensor, g)
 
     for root in roots:
-        if root.grad_fn is None and root._requires_grad:
+        # ``id in grads``: a leaf given twice as a root has had its summed seed delivered.
+        if root.grad_fn is None and root._requires_grad and id(root) in grads:
             deliver(root, grads.pop(id(root)))
 
     previous_mode = _mode.grad_enabled
@@ -424,7 +441,6 @@ def run_backward(
         result = [found.get(id(t)) for t in capture]
     else:
         result = None
-        owners: set[int] = set()
         for tensor, g in leaf_grads.values():
             if not create_graph:
                 # Never hand one buffer to two leaves (Add passes the same array to both
@@ -452,6 +468,8 @@ def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
 def _free(node: Function) -> None:
     """Drop the node's hold on intermediate values, keeping the graph's shape for pictures."""
     node.parents = tuple(p if p.grad_fn is None else p.grad_fn for p in node.parents)
+    for name in node._saved:
+        setattr(node, name, None)
     node.freed = True
 
 
@@ -497,6 +515,10 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool, caller: str) -> Any:
                 f"{caller}: gradient has shape {seed.shape} but the tensor has shape "
                 f"{root.shape}; they must match"
             )
+        if create_graph and isinstance(gradient, Tensor) and gradient._requires_grad:
+            # The recorded backward pass is then differentiable in the seed too (PyTorch's
+            # double-backward trick for Jacobian-vector products needs this).
+            return gradient.astype(root._data.dtype)
         seed = seed.astype(root._data.dtype, copy=False)
     return Tensor._make(seed, False, None) if create_graph else seed
 

@@ -58,7 +58,10 @@ def tanh(x: Any) -> Tensor:
 
 
 def sigmoid(x: Any) -> Tensor:
-    """1 / (1 + e^-x), without overflow for large |x|. ``tg.sigmoid(tg.tensor(0.0)).item() == 0.5``"""
+    """1 / (1 + e^-x), without overflow for large |x|.
+
+    ``tg.sigmoid(tg.tensor(0.0)).item() == 0.5``
+    """
     return ops.Sigmoid.apply(x)
 
 
@@ -77,12 +80,12 @@ def softplus(x: Any) -> Tensor:
     return ops.Softplus.apply(x)
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001  (the name users know)
+def abs(x: Any) -> Tensor:
     """|x|. ``tg.abs(tg.tensor(-2.0)).item() == 2.0``"""
     return ops.Abs.apply(x)
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:
     """x limited to [min, max]. ``tg.clip(tg.tensor([-2.0, 2.0]), -1, 1).tolist() == [-1, 1]``"""
     return ops.Clip.apply(x, low=min, high=max)
 
@@ -131,7 +134,7 @@ def linear(x: Any, weight: Any, bias: Any = None) -> Tensor:
     return ops.Linear.apply(x, weight, bias)
 
 
-def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis``. ``tg.sum(tg.ones(2, 3), axis=1).tolist() == [3.0, 3.0]``"""
     return as_tensor(x).sum(axis, keepdims)
 
@@ -141,12 +144,12 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     return as_tensor(x).mean(axis, keepdims)
 
 
-def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``. ``tg.max(tg.tensor([1.0, 3.0])).item() == 3.0``"""
     return as_tensor(x).max(axis, keepdims)
 
 
-def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Minimum over ``axis``. ``tg.min(tg.tensor([1.0, 3.0])).item() == 1.0``"""
     return as_tensor(x).min(axis, keepdims)
 

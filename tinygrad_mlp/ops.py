@@ -34,7 +34,11 @@ def value(x: Any) -> np.ndarray:
 
 
 def dual(op: type[Function]):
-    """``op``'s forward on arrays, or a recorded ``op`` when any argument is a Tensor."""
+    """``op``'s forward on arrays, or a recorded ``op`` when any argument is a Tensor.
+
+    Pass the operation's parameters by keyword (``expand(g, shape=s)``): a positional argument
+    would become an input of the recorded node.
+    """
 
     def call(*args: Any, **params: Any) -> Any:
         for a in args:
@@ -139,8 +143,14 @@ class Pow(_Elementwise):
 
     def backward(self, g, out, a, b):
         need_a, need_b = self.needs
-        ga = g * b * a ** (b - 1) if need_a else None
-        gb = None
+        ga = gb = None
+        if need_a:
+            ga = g * b * a ** (b - 1)
+            b_ = value(b)
+            if not b_.all():
+                # x**0 is constant, so its gradient is 0, also at x = 0 where b * a**(b - 1)
+                # gives 0 * inf = nan.
+                ga = where(b_ == 0, 0.0, ga)
         if need_b:
             # d(a**b)/db = a**b * log(a); PyTorch's convention: 0 where a == 0.
             zero = value(a) == 0
@@ -469,7 +479,7 @@ class Sum(_Reduction):
         return np.sum(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
 
     def backward(self, g, out, x):
-        return (expand(self.restore(g), x.shape),)
+        return (expand(self.restore(g), shape=x.shape),)
 
 
 class Mean(_Reduction):
@@ -480,7 +490,7 @@ class Mean(_Reduction):
         return np.mean(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
 
     def backward(self, g, out, x):
-        return (expand(self.restore(g) * (1.0 / max(self.count(x), 1)), x.shape),)
+        return (expand(self.restore(g) * (1.0 / max(self.count(x), 1)), shape=x.shape),)
 
 
 class Max(_Reduction):
@@ -520,7 +530,10 @@ class Var(_Reduction):
 
     def backward(self, g, out, x):
         centred = x - x.mean(axis=self.axes, keepdims=True)
-        return (self.restore(g) * centred * (2.0 / (self.count(x) - self.ddof)),)
+        dof = self.count(x) - self.ddof
+        # No degrees of freedom left: forward gave NumPy's nan, and so does the gradient.
+        scale = 2.0 / dof if dof > 0 else float("nan")
+        return (self.restore(g) * centred * scale,)
 
 
 class LogSumExp(_Reduction):
@@ -574,6 +587,7 @@ class CrossEntropy(Function):
 
     __slots__ = ("probs", "reduction", "classes")
     name = "cross_entropy"
+    _saved = ("probs",)
 
     def forward(self, logits, target=None, classes=None, reduction="mean"):
         if logits.ndim not in (1, 2):
@@ -641,7 +655,10 @@ class Reshape(Function):
         return (g.reshape(x.shape),)
 
     def explain(self, x, shape=()):
-        return f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}"
+        return (
+            f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+            f"into {shape}"
+        )
 
 
 class Transpose(Function):
@@ -801,7 +818,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = _axes(start_dim, x.ndim, "flatten")[0], _axes(end_dim, x.ndim, "flatten")[0]
-    shape = x.shape[:start] + (-1,) + x.shape[end + 1 :]
+    shape = (*x.shape[:start], -1, *x.shape[end + 1 :])
     return reshape(x, shape)
 
 

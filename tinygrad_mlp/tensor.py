@@ -398,7 +398,7 @@ class Tensor:
     def sign(self) -> Tensor:
         return Tensor._make(np.sign(self._data), False, None)
 
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         return ops.Clip.apply(self, low=min, high=max)
 
     clamp = clip
@@ -453,12 +453,12 @@ class Tensor:
         return ops.transpose(self, *axes)
 
     @property
-    def T(self) -> Tensor:  # noqa: N802  (PyTorch's and NumPy's name)
+    def T(self) -> Tensor:
         """The axes reversed (for a matrix, its transpose)."""
         return ops.Transpose.apply(self, axes=tuple(reversed(range(self._data.ndim))))
 
     @property
-    def mT(self) -> Tensor:  # noqa: N802
+    def mT(self) -> Tensor:
         """The last two axes swapped (a batch of transposed matrices)."""
         return ops.transpose(self, -2, -1)
 
