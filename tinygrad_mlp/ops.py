@@ -577,6 +577,11 @@ class LogSoftmax(Function):
         return (g - exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+def _rows(classes: np.ndarray) -> tuple:
+    """The row part of a fancy index that picks one class per row (none for 1-D logits)."""
+    return (np.arange(classes.shape[0]),) if classes.ndim else ()
+
+
 class CrossEntropy(Function):
     """Softmax and cross-entropy fused into one numerically stable node.
 
@@ -610,8 +615,7 @@ class CrossEntropy(Function):
         log_probs = shifted - log_norm
         self.probs = np.exp(log_probs)
         if classes is not None:
-            picked = np.take_along_axis(log_probs, classes[..., None], axis=-1)[..., 0]
-            losses = -picked
+            losses = -log_probs[_rows(classes) + (classes,)]
         else:
             if target.shape != logits.shape:
                 raise ShapeError(
@@ -633,7 +637,7 @@ class CrossEntropy(Function):
         need = self.needs
         if self.classes is not None:
             onehot = np.zeros(probs.shape, dtype=value(logits).dtype)
-            np.put_along_axis(onehot, self.classes[..., None], 1, axis=-1)
+            onehot[_rows(self.classes) + (self.classes,)] = 1
             return ((probs - onehot) * per_row,)
         g_logits = (probs * target.sum(axis=-1, keepdims=True) - target) * per_row
         g_target = -log_softmax(logits) * per_row if need[1] else None
