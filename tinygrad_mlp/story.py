@@ -1,0 +1,209 @@
+"""Why the posted network turns into NaN on real data, and how to fix it.
+
+The question that started this project: a hand-written network (forward_pass,
+backward_pass, update_weights, train) whose activations explode to NaN on real data, even
+with ReLU. This script replays it on scikit-learn's diabetes data with raw features, lets
+``diagnose`` explain the blow-up, then trains the fixed network and the autograd ``nn.MLP``
+side by side from the same weights.
+
+Run it::
+
+    python -m tinygrad_mlp                  # pictures go to ./out
+    python -m tinygrad_mlp story --out DIR
+
+Plots need matplotlib and the graph picture needs ``tinygrad_mlp.viz``; without them the
+story is printed all the same.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import manual
+from .compare import check_backprop
+from .convert import train_side_by_side
+from .data import Standardize, load_diabetes, train_test_split
+from .diagnose import diagnose, posted_setup
+
+EPOCHS_POSTED = 300  # long enough to see inf (epoch ~150) and then NaN (epoch ~300)
+EPOCHS_FIXED = 400
+LR_FIXED = 0.1  # below 2/λmax of the standardized problem, which diagnose puts near 0.4
+
+
+def _say(text: str = "", quiet: bool = False) -> None:
+    """Print a paragraph wrapped to 92 columns, keeping its indentation."""
+    if not quiet:
+        indent = text[: len(text) - len(text.lstrip())]
+        print(textwrap.fill(text, width=92, subsequent_indent=indent + "  ",
+                            break_long_words=False, break_on_hyphens=False) if text else "")
+
+
+def _train_posted(epochs: int) -> list[float]:
+    """The posted network exactly as posted, on raw features: its loss per epoch."""
+    net, X, y = posted_setup()
+    with np.errstate(all="ignore"):
+        _, losses = net.train(X, y, epochs)
+    return losses
+
+
+def _plots(out: Path, posted: list[float], fixed: list[float], mlp: list[float],
+           history: dict[str, np.ndarray], labels: list[str]) -> list[Path]:
+    """Loss curves (posted vs fixed) and per-layer growth; nothing when matplotlib is absent."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only: works without a display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    # log10 on a linear axis: matplotlib's log scale cannot place ticks near 1e300.
+    fig, ax = plt.subplots(figsize=(7, 4))
+    posted_arr = np.asarray(posted, dtype=np.float64)
+    finite = np.isfinite(posted_arr)
+    ax.plot(np.flatnonzero(finite), np.log10(posted_arr[finite]), label="posted (raw features)",
+            color="tab:red")
+    if not finite.all():
+        first = int(np.flatnonzero(~finite)[0])
+        ax.axvline(first, color="tab:red", linestyle=":", label=f"loss = inf (epoch {first})")
+    ax.plot(np.log10(fixed), label="fixed NeuralNetwork", color="tab:blue")
+    ax.plot(np.log10(mlp), "--", label="nn.MLP + SGD (same weights)", color="tab:green")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("log10 training MSE (units of y²)")
+    ax.set_title("Posted vs fixed network on raw diabetes data")
+    ax.legend()
+    fig.tight_layout()
+    path = out / "loss_curves.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, label in enumerate(labels):
+        series = history["max_abs_A"][:, i]
+        keep = np.isfinite(series) & (series > 0)
+        ax.plot(np.flatnonzero(keep), np.log10(series[keep]), label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("log10 max |A| (pre-activation)")
+    ax.set_title("Posted network: how each layer grows")
+    ax.legend()
+    fig.tight_layout()
+    path = out / "layer_growth.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
+def _graph(out: Path, anomaly: Any) -> list[Path]:
+    """The engine's graph around the first non-finite operation, that node marked."""
+    if anomaly is None:
+        return []
+    try:
+        from . import viz
+    except ImportError:
+        return []
+    dot = viz.draw_anomaly(anomaly, title="the first operation to overflow (posted network)")
+    written = [out / "first_nonfinite_graph.dot"]
+    written[0].write_text(dot.source)
+    try:
+        written.append(viz.save_graph(dot, out / "first_nonfinite_graph.svg"))
+    except Exception:  # no Graphviz `dot` program: the DOT text above is still there
+        pass
+    return written
+
+
+def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, Any]:
+    """Tell the story; return the numbers (for tests) and write pictures to ``out_dir``.
+
+    >>> result = run(None, quiet=True)  # doctest: +SKIP
+    >>> result["first_nan_epoch"] is not None
+    True
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    _say("1. The posted network on raw diabetes features", quiet)
+    _say("   10 raw features (age in years, BMI, blood pressure, serum levels in their own "
+         "units), ReLU layers of 16 and 8 units, learning rate 0.01, and an update that sums "
+         "the per-example gradients.", quiet)
+    posted = _train_posted(EPOCHS_POSTED)
+    for e in (0, 1, 2, 10, 100):
+        _say(f"   epoch {e:>3}: loss {posted[e]:.3g}", quiet)
+    first_inf = next((e for e, v in enumerate(posted) if not np.isfinite(v)), None)
+    first_nan = next((e for e, v in enumerate(posted) if np.isnan(v)), None)
+    _say(f"   epoch {first_inf:>3}: loss {posted[first_inf]}   <- overflow", quiet)
+    if first_nan is not None:
+        _say(f"   epoch {first_nan:>3}: loss {posted[first_nan]}   <- what the student saw",
+             quiet)
+
+    _say("", quiet)
+    _say("2. What went wrong (tinygrad_mlp.diagnose)", quiet)
+    net, X, y = posted_setup()
+    names = load_diabetes().feature_names
+    report = diagnose(net, X, y, epochs=EPOCHS_POSTED, feature_names=names)
+    if not quiet:
+        print(textwrap.indent(report.verdict(width=88), "   "))
+    first = report.first_nonfinite
+    if first is not None and first.line:
+        _say(f"   The first inf was made at {first.line}", quiet)
+    for line in report.story_lines():
+        _say("   " + line, quiet)
+    _say("   check_backprop holds the code against autograd and finds two defects:", quiet)
+    for finding in check_backprop(net, X, y).findings:
+        # The first clause of each explanation names the defect; the report has the rest.
+        _say(f"   - [{finding.location}] {finding.message.split(': ')[0]}.", quiet)
+    if out is not None:
+        (out / "diagnosis.txt").write_text(str(report))
+        _say(f"   (full report: {out / 'diagnosis.txt'})", quiet)
+
+    _say("", quiet)
+    _say("3. The fixed network and the autograd MLP, side by side", quiet)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, seed=0)
+    x_scaler, y_scaler = Standardize().fit(X_train), Standardize().fit(y_train)
+    Xs, ys = x_scaler.transform(X_train), y_scaler.transform(y_train)
+    # Same initial weights as the posted run; ones in the bias column; MSE whose derivative
+    # carries the 1/n, so the step is the gradient of the mean.
+    fixed = manual.NeuralNetwork(10, [16, 8, 1], [manual.ReLU(), manual.ReLU(),
+                                                  manual.Identity()], manual.MSE(),
+                                 learning_rate=LR_FIXED, W_init=net.W)
+    run = train_side_by_side(fixed, Xs, ys, EPOCHS_FIXED)
+    var_y = float(y_scaler.std_[0] ** 2)  # MSE in standardized units times var(y): original units
+    for e in (0, 10, 100, EPOCHS_FIXED - 1):
+        _say(f"   epoch {e:>3}: manual {run.manual_losses[e] * var_y:10.2f}   nn.MLP "
+             f"{run.mlp_losses[e] * var_y:10.2f}   weights apart {run.max_weight_diff[e]:.1e}",
+             quiet)
+    predict = run.net.predict(x_scaler.transform(X_test))
+    test_rmse = float(np.sqrt(np.mean((y_scaler.inverse_transform(predict) - y_test) ** 2)))
+    train_rmse = float(np.sqrt(run.manual_losses[-1] * var_y))
+    _say(f"   After {EPOCHS_FIXED} steps the two agree to {max(run.max_weight_diff):.1e} "
+         f"(relative); RMSE train {train_rmse:.1f}, test {test_rmse:.1f} "
+         f"(y ranges 25-346, std {np.sqrt(var_y):.0f}).", quiet)
+
+    written: list[Path] = []
+    if out is not None:
+        posted_curve = [float(v) for v in posted]
+        fixed_curve = [v * var_y for v in run.manual_losses]
+        mlp_curve = [v * var_y for v in run.mlp_losses]
+        written += _plots(out, posted_curve, fixed_curve, mlp_curve, report.history,
+                          report.layer_labels)
+        written += _graph(out, report.anomaly)
+        if written:
+            _say("", quiet)
+            _say("4. Pictures: " + ", ".join(str(p) for p in written), quiet)
+    return {
+        "posted_losses": posted,
+        "first_inf_epoch": first_inf,
+        "first_nan_epoch": first_nan,
+        "report": report,
+        "side_by_side": run,
+        "train_rmse": train_rmse,
+        "test_rmse": test_rmse,
+        "written": written,
+    }
+
