@@ -615,7 +615,7 @@ class CrossEntropy(Function):
         log_probs = shifted - log_norm
         self.probs = np.exp(log_probs)
         if classes is not None:
-            losses = -log_probs[_rows(classes) + (classes,)]
+            losses = -log_probs[(*_rows(classes), classes)]
         else:
             if target.shape != logits.shape:
                 raise ShapeError(
@@ -637,7 +637,7 @@ class CrossEntropy(Function):
         need = self.needs
         if self.classes is not None:
             onehot = np.zeros(probs.shape, dtype=value(logits).dtype)
-            onehot[_rows(self.classes) + (self.classes,)] = 1
+            onehot[(*_rows(self.classes), self.classes)] = 1
             return ((probs - onehot) * per_row,)
         g_logits = (probs * target.sum(axis=-1, keepdims=True) - target) * per_row
         g_target = -log_softmax(logits) * per_row if need[1] else None
