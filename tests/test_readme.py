@@ -1,0 +1,38 @@
+"""The README's Python examples run as written, in order, in a fresh folder."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+def test_readme_examples_run(tmp_path, monkeypatch, capsys):
+    blocks = python_blocks()
+    assert len(blocks) >= 4
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "readme"}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "False" in out and "bias" in out          # check_backprop found the planted bug
+    assert namespace["report"].ok is False
+    accuracy = namespace["history"].val_accuracy[-1]
+    assert accuracy >= 0.95, accuracy
+    assert (tmp_path / "moons.npz").exists()
+    assert namespace["graph"].source.startswith("digraph")
+
+
+def test_readme_quickstart_matches_ci():
+    """CI must run exactly the README's test command."""
+    text = README.read_text()
+    quickstart = text.split("## Quickstart", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    test_command = quickstart.strip().splitlines()[1].split("#")[0].strip()
+    ci = (README.parent / ".ci" / "run").read_text()
+    assert test_command == "python3 -m pytest"
+    assert test_command in ci.splitlines()
