@@ -347,7 +347,7 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 
 
 def _fit_to(g: Any, parent: Tensor) -> Any:
-    """The gradient for ``parent`` with its shape and dtype (only work that is needed)."""
+    """The gradient for ``parent`` with its shape, dtype and type (only work that is needed)."""
     if isinstance(g, np.generic):  # NumPy turns 0-d results into scalars
         g = np.asarray(g)
     if g.shape != parent._data.shape:
@@ -423,17 +423,24 @@ def run_backward(
                 input_grads = node.backward(g, tensor, *parents)
             else:
                 input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
-            for index, (parent, pg) in enumerate(zip(parents, input_grads)):
+            for index, parent in enumerate(parents):
+                pg = input_grads[index]
                 if pg is None or not parent._requires_grad:
                     continue
-                pg = _fit_to(pg, parent)
+                data = parent._data
+                if pg.shape != data.shape or pg.dtype != data.dtype or type(pg) is not type(data):
+                    pg = _fit_to(pg, parent)
                 if anomaly:
                     _check_backward(node, pg, index)
-                if parent.grad_fn is None:
-                    deliver(parent, pg)
+                key = id(parent)
+                if parent.grad_fn is not None:
+                    previous = grads.get(key)
+                    grads[key] = pg if previous is None else previous + pg
+                elif wanted is None:
+                    previous = leaf_grads.get(key)
+                    leaf_grads[key] = (parent, pg if previous is None else previous[1] + pg)
                 else:
-                    key = id(parent)
-                    grads[key] = grads[key] + pg if key in grads else pg
+                    deliver(parent, pg)
     finally:
         _mode.grad_enabled = previous_mode
 
