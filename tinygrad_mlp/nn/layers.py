@@ -14,9 +14,10 @@ from .. import functions as _f
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .module import Module, Parameter, Sequential
+from .module import Module, Parameter, Sequential, _children, _describable
 
 
+@_describable
 class Linear(Module):
     """``y = x @ weight.T + bias``, with PyTorch's layout and initialisation.
 
@@ -72,7 +73,17 @@ class Linear(Module):
             f"bias={self.bias is not None}"
         )
 
+    def _config(self) -> dict[str, Any]:
+        # The weight's dtype, so that a double() model comes back in float64.
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+            "dtype": str(self.weight.dtype),
+        }
 
+
+@_describable
 class ReLU(Module):
     """max(x, 0), elementwise.
 
@@ -86,6 +97,7 @@ class ReLU(Module):
         return _f.relu(x)
 
 
+@_describable
 class LeakyReLU(Module):
     """x where x > 0, else ``negative_slope * x``.
 
@@ -105,7 +117,11 @@ class LeakyReLU(Module):
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
 
+    def _config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
 
+
+@_describable
 class Tanh(Module):
     """Hyperbolic tangent, elementwise.
 
@@ -119,6 +135,7 @@ class Tanh(Module):
         return _f.tanh(x)
 
 
+@_describable
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), elementwise.
 
@@ -132,6 +149,7 @@ class Sigmoid(Module):
         return _f.sigmoid(x)
 
 
+@_describable
 class Softplus(Module):
     """``log(1 + exp(beta * x)) / beta``, a smooth ReLU (identity past ``threshold``).
 
@@ -151,7 +169,11 @@ class Softplus(Module):
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
 
+    def _config(self) -> dict[str, Any]:
+        return {"beta": self.beta, "threshold": self.threshold}
 
+
+@_describable
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. for "no activation").
 
@@ -165,6 +187,7 @@ class Identity(Module):
         return x
 
 
+@_describable
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim`` (``axis=`` is accepted too).
 
@@ -186,7 +209,11 @@ class Softmax(Module):
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
+    def _config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
 
+
+@_describable
 class Flatten(Module):
     """Merge dimensions ``start_dim`` to ``end_dim`` into one (by default: all but the batch).
 
@@ -205,6 +232,9 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
 
 ACTIVATIONS: dict[str, type[Module]] = {
@@ -238,6 +268,7 @@ def _activation(spec: Any, what: str) -> Module:
     )
 
 
+@_describable
 class MLP(Sequential):
     """A multilayer perceptron: ``Linear`` layers with an activation between them.
 
@@ -283,3 +314,18 @@ class MLP(Sequential):
             layers.append(_activation(output_activation, "output_activation"))
         super().__init__(*layers)
         self.sizes = tuple(int(n) for n in sizes)
+
+    def _config(self) -> dict[str, Any] | None:
+        # The layer stack as it is, not the constructor's arguments: activations may be custom
+        # instances (LeakyReLU(0.2)) and layers may have been replaced since.
+        config = super()._config()
+        return None if config is None else {"sizes": list(self.sizes), **config}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        # Around __init__, which would make the stack from sizes and activation names: the
+        # recorded stack is built as it was and the sizes are set beside it.
+        model = cls.__new__(cls)
+        Sequential.__init__(model, _children(config))
+        model.sizes = tuple(int(n) for n in config["sizes"])
+        return model

@@ -4,17 +4,22 @@ A Module owns Parameters and other Modules, registered simply by assigning them 
 attributes (``self.fc = nn.Linear(2, 3)``), exactly as in PyTorch. From that registry come
 ``parameters()``, dotted ``named_parameters()``, ``state_dict()``, ``zero_grad()`` and the
 printed tree.
+
+The ``nn`` classes can also describe themselves (``Module._architecture``), so that ``save``
+records the architecture beside the weights and ``nn.Module.load(path)`` rebuilds the model.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from types import MethodType
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..tensor import Tensor, default_rng
 
 
 class Parameter(Tensor):
@@ -56,6 +61,111 @@ class IncompatibleKeys(NamedTuple):
             f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
             f"unexpected_keys={self.unexpected_keys!r})"
         )
+
+
+_ModuleType = TypeVar("_ModuleType", bound=type)
+
+# The classes a saved architecture may name, by class name. Only these are ever built from a
+# file: a name is looked up here, never imported, so a file cannot run arbitrary code.
+_ARCHITECTURES: dict[str, type[Module]] = {}
+
+
+def _describable(cls: _ModuleType) -> _ModuleType:
+    """Class decorator: ``save`` records instances of ``cls`` and ``Module.load`` rebuilds them.
+
+    The class describes itself by ``_config`` (its constructor arguments, ``{}`` by default)
+    and is rebuilt by ``_from_config`` (``cls(**config)`` by default).
+
+    >>> _ARCHITECTURES["Sequential"].__name__
+    'Sequential'
+    """
+    _ARCHITECTURES[cls.__name__] = cls
+    return cls
+
+
+def _registered_class(description: Any) -> type[Module]:
+    """The class named by ``{"class": name, "config": {...}}``; ValueError if it is not one.
+
+    >>> _registered_class({"class": "Sequential", "config": {"modules": []}}).__name__
+    'Sequential'
+    """
+    if not isinstance(description, dict) or not isinstance(description.get("config"), dict):
+        shown = repr(description)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValueError(f'expected {{"class": name, "config": {{...}}}}, got {shown}')
+    name = description.get("class")
+    cls = _ARCHITECTURES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown module class {name!r}")
+    return cls
+
+
+def _build(description: Any) -> Module:
+    """A fresh module (fresh weights too) from a description made by ``Module._architecture``.
+
+    >>> _build({"class": "Sequential", "config": {"modules": []}})
+    Sequential()
+    """
+    return _registered_class(description)._from_config(description["config"])
+
+
+def _rebuild(description: Any, cls: type[Module], path: str) -> Module:
+    """``_build`` for ``cls.load(path)``: every failure names the file and says what to do.
+
+    >>> _rebuild({"class": "Sequential", "config": {"modules": []}}, Module, "m.npz")
+    Sequential()
+    """
+    if description is None:
+        raise TypeError(
+            f"'{path}' holds weights only (the model saved there could not describe its "
+            f"architecture), so {cls.__name__}.load cannot rebuild it: build the model and "
+            "call model.load(path)"
+        )
+    try:
+        recorded = _registered_class(description)
+    except ValueError as error:
+        raise ValueError(f"'{path}' has a corrupt architecture entry: {error}") from None
+    if not issubclass(recorded, cls):
+        raise TypeError(
+            f"'{path}' holds a model of class {recorded.__name__}, not of class "
+            f"{cls.__name__} or a subclass of it: load it with "
+            f"nn.{recorded.__name__}.load(path) or nn.Module.load(path)"
+        )
+    rng = default_rng()
+    state = rng.bit_generator.state
+    try:
+        return _build(description)
+    except (TypeError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"'{path}' has a corrupt architecture entry: {type(error).__name__}: {error}"
+        ) from None
+    finally:
+        # Building draws initial weights that the file's weights then replace; putting the
+        # generator back keeps loading a model from shifting the caller's random numbers.
+        rng.bit_generator.state = state
+
+
+class _instance_or_class_method:
+    """Like ``classmethod``, but reached through an instance it binds the instance.
+
+    So one name serves two calls: ``obj.f(...)`` passes the instance first, ``Class.f(...)``
+    the class (where a plain method would be missing its ``self``).
+
+    >>> class C:
+    ...     @_instance_or_class_method
+    ...     def who(self_or_cls):
+    ...         return "class" if isinstance(self_or_cls, type) else "instance"
+    >>> C.who(), C().who()
+    ('class', 'instance')
+    """
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.__func__ = function
+        # The name and docstring are the function's, for help() and doctest.
+        functools.update_wrapper(self, function)
+
+    def __get__(self, instance: Any, owner: type | None = None) -> MethodType:
+        return MethodType(self.__func__, owner if instance is None else instance)
 
 
 def _check_name(name: Any, kind: str) -> None:
@@ -409,6 +519,8 @@ class Module:
     def save(self, path: str | os.PathLike) -> str:
         """Write ``state_dict()`` to an ``.npz`` file (``.npz`` is added when missing).
 
+        The architecture is recorded too when the module can describe itself (the ``nn``
+        layers, ``Sequential`` and ``MLP``), so that ``nn.Module.load(path)`` can rebuild it.
         Returns the path written. See ``tinygrad_mlp.serialize.save``.
 
         >>> import tempfile, os
@@ -421,23 +533,88 @@ class Module:
 
         return save(self, path)
 
-    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
-        """Load weights saved by ``save`` into this module, in place, and return it.
+    @_instance_or_class_method
+    def load(
+        self_or_cls: Module | type[Module], path: str | os.PathLike, strict: bool = True
+    ) -> Module:
+        """Load a file written by ``save``: into this model, or as a new model of this class.
 
-        The architecture comes from this module; the file only holds arrays. Errors are
-        those of ``load_state_dict`` (naming the file) and of ``tinygrad_mlp.serialize.load``;
-        on any error the module is left unchanged.
+        ``model.load(path)`` copies the weights into ``model``, in place, and returns it: the
+        architecture is the model's own. ``nn.Module.load(path)`` (or ``nn.MLP.load(path)``,
+        any class) rebuilds the model from the architecture recorded in the file and returns
+        it with the weights; the recorded class must be the class called on or a subclass
+        of it, else ``TypeError``. A file saved from a module that cannot describe itself
+        (your own Module subclass) holds weights only: rebuilding it raises ``TypeError``;
+        build the model and call ``model.load(path)``.
+
+        Errors are those of ``load_state_dict`` (naming the file) and of
+        ``tinygrad_mlp.serialize.load``, and a ``ValueError`` naming the file for a corrupt
+        architecture; on any error an existing model is left unchanged.
 
         >>> import tempfile, os
         >>> from tinygrad_mlp import nn
-        >>> path = nn.Linear(2, 1).save(os.path.join(tempfile.mkdtemp(), "layer"))
-        >>> nn.Linear(2, 1).load(path)
-        Linear(in_features=2, out_features=1, bias=True)
+        >>> path = nn.MLP([2, 3, 1]).save(os.path.join(tempfile.mkdtemp(), "mlp"))
+        >>> nn.MLP([2, 3, 1]).load(path)[0]  # into an existing model
+        Linear(in_features=2, out_features=3, bias=True)
+        >>> nn.Module.load(path)  # a new model, rebuilt from the file
+        MLP(
+          (0): Linear(in_features=2, out_features=3, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=3, out_features=1, bias=True)
+        )
         """
-        from ..serialize import load
+        from .. import serialize
 
-        self._load_state_dict(load(path), strict, source=path)
-        return self
+        if isinstance(self_or_cls, Module):
+            self_or_cls._load_state_dict(serialize.load(path), strict, source=path)
+            return self_or_cls
+        contents = serialize._read(path)
+        model = _rebuild(contents.architecture, self_or_cls, contents.path)
+        model._load_state_dict(contents.arrays, strict, source=contents.path)
+        return model
+
+    # -- describing the architecture ---------------------------------------------------------
+
+    def _config(self) -> dict[str, Any] | None:
+        """The constructor arguments that rebuild this module, JSON-able; None if it cannot.
+
+        A describable class (see ``_describable``) overrides this when its constructor takes
+        arguments; this default suits those that take none.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.ReLU()._config()
+        {}
+        """
+        return {}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        """A fresh module of this class from what ``_config`` gave.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.ReLU._from_config({})
+        ReLU()
+        """
+        return cls(**config)
+
+    def _architecture(self) -> dict[str, Any] | None:
+        """``{"class": name, "config": {...}}`` describing this module, or None when it cannot.
+
+        >>> from tinygrad_mlp import nn
+        >>> nn.Linear(2, 1)._architecture()["class"]
+        'Linear'
+        >>> class Mine(nn.Module):
+        ...     pass
+        >>> Mine()._architecture() is None
+        True
+        """
+        cls = type(self)
+        # Exactly a registered class: a subclass (of Linear, say) may take other arguments or
+        # compute something else, so it is never described as its base class.
+        if _ARCHITECTURES.get(cls.__name__) is not cls:
+            return None
+        config = self._config()
+        return None if config is None else {"class": cls.__name__, "config": config}
 
     # -- printing ----------------------------------------------------------------------------
 
@@ -458,6 +635,15 @@ class Module:
         return f"{type(self).__name__}(\n" + "".join(f"  {line}\n" for line in lines) + ")"
 
 
+def _children(config: dict[str, Any]) -> dict[str, Module]:
+    """The named children recorded by ``Sequential._config``, built afresh.
+
+    >>> _children({"modules": [["act", {"class": "Sequential", "config": {"modules": []}}]]})
+    {'act': Sequential()}
+    """
+    return {name: _build(description) for name, description in config["modules"]}
+
+
 def _quoted(names: list[str]) -> str:
     return ", ".join(f'"{name}"' for name in names)
 
@@ -469,6 +655,7 @@ def _position(index: int, length: int, owner: str) -> int:
     return index % length
 
 
+@_describable
 class Sequential(Module):
     """Modules applied one after the other; the output of each is the input of the next.
 
@@ -494,6 +681,21 @@ class Sequential(Module):
         for module in self._modules.values():
             x = module(x)
         return x
+
+    def _config(self) -> dict[str, Any] | None:
+        # The children in order with their names (they are the state_dict prefixes). One child
+        # that cannot describe itself leaves the whole model undescribed.
+        modules = []
+        for name, module in self._modules.items():
+            description = None if module is None else module._architecture()
+            if description is None:
+                return None
+            modules.append([name, description])
+        return {"modules": modules}
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Module:
+        return cls(_children(config))
 
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
