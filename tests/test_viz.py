@@ -393,6 +393,9 @@ def test_draw_anomaly_backward_with_the_whole_graph():
     assert first.endswith("_sqrt")
     with pytest.raises(TypeError, match="unexpected"):
         viz.draw_anomaly(info.value, colour="red")
+    # The error hands back the same picture itself.
+    expected = viz.draw_anomaly(info.value, roots=loss, title="stopped").source
+    assert info.value.draw(loss, title="stopped").source == expected
 
 
 def test_creation_line_in_the_tooltip_under_detect_anomaly():

@@ -144,6 +144,12 @@ class AnomalyError(FloatingPointError):
         super().__init__(message)
         self.node = node
 
+    def draw(self, roots: Any = None, **options: Any) -> Any:
+        """The graph around the culprit, marked (see ``tinygrad_mlp.viz.draw_anomaly``)."""
+        from .viz import draw_anomaly
+
+        return draw_anomaly(self, roots, **options)
+
 
 class ShapeError(ValueError):
     """Operands whose shapes do not fit; the message names the operation and the shapes."""
