@@ -644,6 +644,41 @@ class CrossEntropy(Function):
         return (g_logits if need[0] else None), g_target
 
 
+# The floor of p (1 - p) in BCE's gradient: PyTorch's 1e-12, which its kernel stores as a
+# float32 (so it is 9.99999996e-13).
+_BCE_EPS = float(np.float32(1e-12))
+
+
+class BinaryCrossEntropy(Function):
+    """PyTorch's BCE on probabilities as one node: logs clamped at -100, so p = 0 or 1 stays
+    finite, and the gradient ``(p - y) / max(p (1 - p), 1e-12)`` (no 0/0 at the clamp)."""
+
+    __slots__ = ("reduction", "count")
+    name = "binary_cross_entropy"
+
+    def forward(self, p, y, reduction="mean"):
+        self.reduction, self.count = reduction, max(p.size, 1)
+        with np.errstate(divide="ignore"):
+            log_p = np.maximum(np.log(p), -100.0)
+            log_q = np.maximum(np.log1p(-p), -100.0)
+        losses = -(y * log_p + (1 - y) * log_q)
+        if reduction == "none":
+            return losses
+        return losses.mean() if reduction == "mean" else losses.sum()
+
+    def backward(self, g, out, p, y):
+        # Written with what arrays and Tensors share, so create_graph works too.
+        if self.reduction == "mean":
+            g = g * (1.0 / self.count)
+        need_p, need_y = self.needs
+        gp = g * (p - y) / (p * (1 - p)).clip(min=_BCE_EPS) if need_p else None
+        gy = None
+        if need_y:
+            with np.errstate(divide="ignore"):
+                gy = g * (log(1 - p).clip(min=-100.0) - log(p).clip(min=-100.0))
+        return gp, gy
+
+
 # ---------------------------------------------------------------------------------------------
 # Shape operations
 
