@@ -578,6 +578,11 @@ def test_missing_dot_writes_dot_text_and_says_how_to_install(tmp_path, monkeypat
     assert isinstance(info.value, graphviz.ExecutableNotFound)  # caught as Graphviz's own
     assert not target.exists()
     assert (tmp_path / "pics" / "graph.dot").read_text() == dot.source
+    # Rendering the Digraph itself, or showing it in Jupyter, gives the same hint.
+    for render in (lambda: dot.render(tmp_path / "direct", format="svg"),
+                   lambda: dot._repr_mimebundle_()):
+        with pytest.raises(viz.DotNotFoundError, match="apt-get install graphviz"):
+            render()
 
 
 def test_save_graph_dot_text_and_bad_format(tmp_path):

@@ -114,6 +114,37 @@ INSTALL_HINT = (
 )
 
 
+class Picture(graphviz.Digraph):
+    """The ``graphviz.Digraph`` that :func:`draw_graph` returns.
+
+    It is a Digraph in every way (Jupyter shows it, ``.render()`` writes files, ``.source``
+    is the DOT text); where Graphviz's ``dot`` program is missing, rendering raises
+    :class:`DotNotFoundError` saying how to install it instead of Graphviz's bare error.
+    """
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise _not_found(error) from None
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as error:
+            raise _not_found(error) from None
+
+
+def _not_found(error: Exception) -> DotNotFoundError:
+    if isinstance(error, DotNotFoundError):
+        return error
+    return DotNotFoundError(
+        "Graphviz's 'dot' program was not found on PATH, so the graph cannot be drawn as a "
+        "picture (its DOT text is in .source, or save_graph(graph, 'graph.dot')).\n"
+        + INSTALL_HINT
+    )
+
+
 # -- the graph as the engine recorded it --------------------------------------------------------
 
 
@@ -774,7 +805,7 @@ def _draw(
         keep.append(first)
     visible = _choose_visible(nodes, max_nodes, keep)
 
-    dot = graphviz.Digraph(name="computation_graph")
+    dot = Picture(name="computation_graph")
     dot.attr(rankdir=rankdir, fontname=_FONT, nodesep="0.22", ranksep="0.35",
              bgcolor="white", pad="0.2")
     dot.attr("node", fontname=_FONT, shape="box", margin="0.1,0.04", penwidth="1.2")
@@ -1057,7 +1088,7 @@ def save_graph(
         dot.attr(dpi=str(_RASTER_DPI))
     try:
         data = dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
+    except graphviz.ExecutableNotFound:  # DotNotFoundError included
         text_path = path.with_suffix(".dot") if path.suffix != ".dot" else path
         text_path.write_text(dot.source, encoding="utf-8")
         raise DotNotFoundError(
