@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# Frames that are never "the user's line": this package, and Python's own machinery that runs
+# a module (``python -m``: ``<frozen runpy>``).
+_NOT_USER_CODE = (_PACKAGE_DIR, "<frozen ")
+_ENGINE = {"autograd.py", "tensor.py", "ops.py", "functions.py", "module.py", "layers.py",
+           "functional.py", "loss.py"}
 
 
 class _Mode(threading.local):
@@ -156,10 +161,19 @@ class ShapeError(ValueError):
 
 
 def _user_frame() -> str:
-    """``file:line in function: code`` of the innermost caller outside this package."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    """``file:line in function: code`` of the innermost caller outside this package.
+
+    When the whole stack is the package's own (``python -m tinygrad_mlp``), the innermost
+    line outside the engine's core (the code that built this graph) is named instead.
+    """
+    innermost = sys._getframe(1)
+    frame = innermost
+    while frame is not None and frame.f_code.co_filename.startswith(_NOT_USER_CODE):
         frame = frame.f_back
+    if frame is None:
+        frame = innermost
+        while frame is not None and os.path.basename(frame.f_code.co_filename) in _ENGINE:
+            frame = frame.f_back
     if frame is None:
         return "<unknown>"
     filename, lineno = frame.f_code.co_filename, frame.f_lineno
