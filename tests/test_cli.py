@@ -96,3 +96,10 @@ def test_examples_run(script, tmp_path):
     result = run(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+def test_a_missing_optional_extra_is_named_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if scikit-learn were not installed
+    assert cli.main(["diagnose"]) == 2
+    err = capsys.readouterr().err
+    assert "scikit-learn" in err and "Traceback" not in err

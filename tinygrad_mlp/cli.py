@@ -195,7 +195,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["story", *(argv or [])])
-    return args.run(args)
+    try:
+        return args.run(args)
+    except ImportError as error:  # an optional extra (scikit-learn) this command needs
+        print(f"{parser.prog} {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
