@@ -868,3 +868,91 @@ def test_numerical_grad_helper_is_right():
     np.testing.assert_allclose(
         numerical_grad(np.sin, [xv], 0, upstream), np.cos(xv) * upstream, rtol=1e-8
     )
+
+
+# -- dtype rules for integer operands and NumPy arrays (as PyTorch) ------------------------------
+
+
+def test_integer_tensors_beside_float32_stay_float32():
+    x = tg.ones(3, requires_grad=True)
+    assert (x + tg.arange(3)).dtype == np.float32
+    assert tg.cat([x, tg.arange(2)]).dtype == np.float32
+    assert (tg.arange(5) * 0.1).dtype == np.float32
+    assert (tg.tensor([1, 2]) / tg.tensor([1, 2])).dtype == np.float32
+    for method in ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "softplus"):
+        assert getattr(tg.tensor([1, 2]), method)().dtype == np.float32, method
+    assert tg.tensor([1, 2]).mean().dtype == np.float32
+    assert (tg.arange(3) + 1).dtype == np.int64  # integer arithmetic stays integer
+    (x * tg.arange(3)).sum().backward()
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_float64_numpy_batch_follows_a_float32_model():
+    from tinygrad_mlp import nn
+
+    model = nn.MLP([2, 4, 2])
+    batch = np.random.default_rng(0).normal(size=(3, 2))  # NumPy's default: float64
+    out = model(batch)
+    assert out.dtype == np.float32
+    expected = model(tg.tensor(batch.astype(np.float32)))
+    np.testing.assert_array_equal(out.data, expected.data)
+    # A float64 Tensor (not a bare array) still promotes, as in NumPy and PyTorch.
+    assert (tg.ones(2) * tg.tensor(np.ones(2))).dtype == np.float64
+
+
+def test_tensor_copies_its_array_and_from_numpy_shares_it():
+    a = np.ones(2, np.float32)
+    t = tg.tensor(a, requires_grad=True)
+    t.data -= 1.0
+    assert a.tolist() == [1.0, 1.0]  # the user's array is not changed by updates
+    shared = tg.from_numpy(a)
+    a[0] = 7.0
+    assert shared.tolist() == [7.0, 1.0] and shared.dtype == np.float32
+    with pytest.raises(TypeError, match=r"np\.ndarray"):
+        tg.from_numpy([1.0])
+    with pytest.raises(TypeError, match="int64"):
+        tg.from_numpy(np.arange(2), requires_grad=True)
+
+
+def test_assigned_grad_must_be_a_tensor_of_the_same_shape():
+    x = tg.zeros(2, requires_grad=True)
+    with pytest.raises(TypeError, match="Tensor or None"):
+        x.grad = np.ones(2)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        x.grad = tg.ones(3)
+    assert x.grad is None
+    x.grad = tg.ones(2)
+    assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_data_assignment_converts_like_the_constructor():
+    x = tg.zeros(2)
+    x.data = [5.0, 6.0]
+    assert x.dtype == np.float32 and x.tolist() == [5.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: tg.ones(2, 3).flatten(1, 0), "flatten: start_dim 1 comes after end_dim 0"),
+        (lambda: tg.ones(2, 3, 4).transpose(0, 1, 5), "not a permutation"),
+        (lambda: tg.ones(2, 3, 4).transpose(0, 1, -4), "not a permutation"),
+        (lambda: tg.ones(4).reshape(2.5), "must be integers"),
+        (lambda: tg.ones(3).max(axis=1), "axis 1 is out of range"),
+        (lambda: tg.zeros(0).max(), "^max: cannot reduce an empty tensor$"),
+        (lambda: tg.ones(3).clip(), "^clip: give at least one"),
+    ],
+)
+def test_bad_shape_arguments_are_refused_once_and_clearly(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_zero_dim_tensors_accept_axis_zero_and_minus_one_as_pytorch():
+    t = tg.tensor(3.0, requires_grad=True)
+    for reduce in ("sum", "mean", "max", "min", "logsumexp"):
+        for axis in (0, -1):
+            assert getattr(t, reduce)(axis).shape == ()
+    assert t.squeeze(0).shape == ()
+    t.sum(0).backward()
+    assert t.grad.item() == 1.0

@@ -156,7 +156,11 @@ class AnomalyError(FloatingPointError):
         return draw_anomaly(self, roots, **options)
 
 
-class ShapeError(ValueError):
+class OperationError(ValueError):
+    """An operation refused its arguments; the message names the operation and why."""
+
+
+class ShapeError(OperationError):
     """Operands whose shapes do not fit; the message names the operation and the shapes."""
 
 
@@ -211,6 +215,8 @@ class Function:
     __slots__ = ("parents", "shape", "dtype", "out_grad", "where", "freed", "module")
 
     name = "function"
+    # True for operations whose result is a float even on integer inputs (exp, /, mean...).
+    float_result = False
     # Attributes holding arrays that forward saved for backward: freeing the graph drops them,
     # so a tensor kept after backward (a logged loss) does not keep them alive.
     _saved: tuple[str, ...] = ()
@@ -234,6 +240,10 @@ class Function:
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run the operation on Tensors (or numbers/arrays) and record it when needed."""
         tensors = [a if isinstance(a, Tensor) else _lift(a, args) for a in args]
+        for t in tensors:
+            if t._data.dtype.kind != "f":  # rare: an integer or boolean operand
+                tensors = _promote(cls, tensors)
+                break
         fn = cls()
         try:
             out = fn.forward(*[t._data for t in tensors], **params)
@@ -284,24 +294,42 @@ def _check_forward(fn: Function, out: np.ndarray, tensors: list, where: str) -> 
 
 
 def _lift(value: Any, args: Sequence[Any]) -> Tensor:
-    """Turn a Python number or array into a constant Tensor beside Tensor operands.
+    """Turn a Python number, list or array into a constant Tensor beside Tensor operands.
 
-    A constant does not decide the precision of a float Tensor operand (as in PyTorch): a
-    number, a NumPy scalar, or an integer or boolean array takes the dtype of the first float
-    Tensor operand, so ``x * 0.5``, ``x * np.sqrt(2.0)`` and ``x + np.arange(3)`` stay float32.
-    A float array keeps its own dtype and promotes as in NumPy and PyTorch.
+    A constant follows the float Tensor beside it (as a Python number does in PyTorch): it
+    takes the dtype of the first float Tensor operand, so ``x * 0.5``, ``x * np.sqrt(2.0)``,
+    ``x + np.arange(3)`` and a float32 model applied to a float64 NumPy batch all stay
+    float32. (Wrap the array in a Tensor to have it promote instead.)
     """
-    float_dtype = None
     for a in args:
         if isinstance(a, Tensor) and a._data.dtype.kind == "f":
-            float_dtype = a._data.dtype
-            break
-    if float_dtype is not None and isinstance(value, _NUMBERS):
-        return Tensor._make(np.asarray(value, dtype=float_dtype), False, None)
-    constant = Tensor(value)
-    if float_dtype is not None and constant._data.dtype.kind in "biu":
-        constant._data = constant._data.astype(float_dtype)
-    return constant
+            if isinstance(value, (np.ndarray, *_NUMBERS)):
+                array = np.asarray(value, dtype=a._data.dtype)
+            else:
+                array = Tensor(value, dtype=a._data.dtype)._data
+            return Tensor._make(array, False, None)
+    if isinstance(value, np.ndarray):
+        return Tensor._make(value, False, None)
+    return Tensor(value)
+
+
+def _promote(cls: type[Function], tensors: list[Tensor]) -> list[Tensor]:
+    """Integer and boolean operands of a float operation become float (as in PyTorch).
+
+    Beside a float Tensor they take its dtype; alone, in an operation whose result is a float
+    (``exp``, ``/``, ``mean``...), they become float32, PyTorch's default.
+    """
+    floats = [t._data.dtype for t in tensors if t._data.dtype.kind == "f"]
+    if floats:
+        target = np.result_type(*floats)
+    elif cls.float_result:
+        target = np.dtype(np.float32)
+    else:
+        return tensors
+    return [
+        t if t._data.dtype.kind == "f" else Tensor._make(t._data.astype(target), False, None)
+        for t in tensors
+    ]
 
 
 # NumPy scalars count as numbers: np.float64(0.5) is what np.sqrt(2.0) or arr.mean() hands back.
@@ -484,12 +512,13 @@ def run_backward(
 
 
 def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
+    previous = leaf._grad
     if create_graph:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
-    elif leaf.grad is None:
-        leaf.grad = Tensor._make(g, False, None)
+        leaf._grad = g if previous is None else previous + g
+    elif previous is None:
+        leaf._grad = Tensor._make(g, False, None)
     else:
-        leaf.grad = Tensor._make(leaf.grad._data + g, False, None)
+        leaf._grad = Tensor._make(previous._data + g, False, None)
 
 
 def _free(node: Function) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, ShapeError
+from .autograd import Function, OperationError, ShapeError
 from .tensor import Tensor
 
 # ---------------------------------------------------------------------------------------------
@@ -57,12 +57,13 @@ def _axes(axis: int | Sequence[int] | None, ndim: int, name: str) -> tuple[int, 
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     result = []
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        # As in PyTorch, a 0-d tensor accepts axis 0 and -1 (and has nothing to reduce).
+        if not -max(ndim, 1) <= a < max(ndim, 1):
             raise ShapeError(f"{name}: axis {a} is out of range for a tensor with {ndim} dims")
         result.append(int(a) % max(ndim, 1))
     if len(set(result)) != len(result):
         raise ShapeError(f"{name}: repeated axis in {axis}")
-    return tuple(sorted(result))
+    return tuple(sorted(result)) if ndim else ()
 
 
 def _keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -124,6 +125,7 @@ class Mul(_Elementwise):
 class Div(_Elementwise):
     __slots__ = ()
     name = "div"
+    float_result = True
 
     def forward(self, a, b):
         return a / b
@@ -306,6 +308,7 @@ class Abs(Function):
 class Exp(Function):
     __slots__ = ()
     name = "exp"
+    float_result = True
 
     def forward(self, x):
         return np.exp(x)
@@ -317,6 +320,7 @@ class Exp(Function):
 class Log(Function):
     __slots__ = ()
     name = "log"
+    float_result = True
 
     def forward(self, x):
         return np.log(x)
@@ -328,6 +332,7 @@ class Log(Function):
 class Sqrt(Function):
     __slots__ = ()
     name = "sqrt"
+    float_result = True
 
     def forward(self, x):
         return np.sqrt(x)
@@ -339,6 +344,7 @@ class Sqrt(Function):
 class Sin(Function):
     __slots__ = ()
     name = "sin"
+    float_result = True
 
     def forward(self, x):
         return np.sin(x)
@@ -350,6 +356,7 @@ class Sin(Function):
 class Cos(Function):
     __slots__ = ()
     name = "cos"
+    float_result = True
 
     def forward(self, x):
         return np.cos(x)
@@ -361,6 +368,7 @@ class Cos(Function):
 class Tanh(Function):
     __slots__ = ()
     name = "tanh"
+    float_result = True
 
     def forward(self, x):
         return np.tanh(x)
@@ -372,6 +380,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     __slots__ = ()
     name = "sigmoid"
+    float_result = True
 
     def forward(self, x):
         # exp of a non-positive number only: no overflow for large |x|.
@@ -408,6 +417,7 @@ class LeakyReLU(Function):
 class Softplus(Function):
     __slots__ = ()
     name = "softplus"
+    float_result = True
 
     def forward(self, x):
         return np.logaddexp(0, x)
@@ -422,7 +432,7 @@ class Clip(Function):
 
     def forward(self, x, low=None, high=None):
         if low is None and high is None:
-            raise ValueError("clip: give at least one of min and max")
+            raise OperationError("clip: give at least one of min and max")
         self.low, self.high = low, high
         return np.clip(x, low, high)
 
@@ -485,6 +495,7 @@ class Sum(_Reduction):
 class Mean(_Reduction):
     __slots__ = ()
     name = "mean"
+    float_result = True
 
     def forward(self, x, axis=None, keepdims=False):
         return np.mean(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
@@ -499,7 +510,7 @@ class Max(_Reduction):
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:
-            raise ValueError("max: cannot reduce an empty tensor")
+            raise ShapeError("max: cannot reduce an empty tensor")
         return np.max(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
 
     def backward(self, g, out, x):
@@ -516,13 +527,14 @@ class Min(Max):
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:
-            raise ValueError("min: cannot reduce an empty tensor")
+            raise ShapeError("min: cannot reduce an empty tensor")
         return np.min(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
 
 
 class Var(_Reduction):
     __slots__ = ("ddof",)
     name = "var"
+    float_result = True
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         self.ddof = ddof
@@ -539,6 +551,7 @@ class Var(_Reduction):
 class LogSumExp(_Reduction):
     __slots__ = ()
     name = "logsumexp"
+    float_result = True
 
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
@@ -554,6 +567,7 @@ class LogSumExp(_Reduction):
 class Softmax(Function):
     __slots__ = ("axis",)
     name = "softmax"
+    float_result = True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -567,6 +581,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     __slots__ = ("axis",)
     name = "log_softmax"
+    float_result = True
 
     def forward(self, x, axis=-1):
         self.axis = axis
@@ -592,6 +607,7 @@ class CrossEntropy(Function):
 
     __slots__ = ("probs", "reduction", "classes")
     name = "cross_entropy"
+    float_result = True
     _saved = ("probs",)
 
     def forward(self, logits, target=None, classes=None, reduction="mean"):
@@ -600,7 +616,9 @@ class CrossEntropy(Function):
                 f"cross_entropy: logits must be (N, C) or (C,), got shape {logits.shape}"
             )
         if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"cross_entropy: reduction must be mean, sum or none: {reduction!r}")
+            raise OperationError(
+                f"cross_entropy: reduction must be mean, sum or none, got {reduction!r}"
+            )
         self.reduction, self.classes = reduction, classes
         if classes is not None and classes.size and (
             classes.min() < 0 or classes.max() >= logits.shape[-1]
@@ -655,6 +673,7 @@ class BinaryCrossEntropy(Function):
 
     __slots__ = ("reduction", "count")
     name = "binary_cross_entropy"
+    float_result = True
 
     def forward(self, p, y, reduction="mean"):
         self.reduction, self.count = reduction, max(p.size, 1)
@@ -850,6 +869,8 @@ def compare(ufunc: np.ufunc, a: Tensor, b: Any) -> Tensor:
 def reshape(x: Tensor, *shape: Any) -> Tensor:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise ShapeError(f"reshape: the new shape must be integers, got {shape}")
     return Reshape.apply(x, shape=tuple(int(n) for n in shape))
 
 
@@ -857,6 +878,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if x.ndim == 0:
         return reshape(x, 1)
     start, end = _axes(start_dim, x.ndim, "flatten")[0], _axes(end_dim, x.ndim, "flatten")[0]
+    if start > end:
+        raise ShapeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     shape = (*x.shape[:start], -1, *x.shape[end + 1 :])
     return reshape(x, shape)
 
@@ -873,7 +896,7 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
         perm_list[i], perm_list[j] = perm_list[j], perm_list[i]
         perm = tuple(perm_list)
     else:
-        perm = tuple(a % x.ndim if x.ndim else a for a in axes)
+        perm = tuple(a % x.ndim if x.ndim and -x.ndim <= a < x.ndim else a for a in axes)
         if sorted(perm) != list(range(x.ndim)):
             raise ShapeError(
                 f"transpose: axes {axes} are not a permutation of a tensor with {x.ndim} dims"
@@ -886,7 +909,7 @@ def squeeze(x: Tensor, axis: int | Sequence[int] | None = None) -> Tensor:
         axes = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
         # Like PyTorch, an axis whose size is not 1 is left alone.
-        axes = tuple(a for a in _axes(axis, x.ndim, "squeeze") if x.shape[a] == 1)
+        axes = tuple(a for a in _axes(axis, x.ndim, "squeeze") if x.ndim and x.shape[a] == 1)
     return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 

@@ -42,11 +42,12 @@ def default_rng() -> np.random.Generator:
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
-    """Convert ``data`` as PyTorch would: Python floats become float32, arrays keep theirs."""
+    """Convert ``data`` as ``torch.tensor`` would: a copy; Python floats become float32,
+    arrays keep their dtype."""
     if isinstance(data, Tensor):
-        array = data._data
+        array = data._data.copy()
     elif isinstance(data, (np.ndarray, np.generic)):
-        array = np.asarray(data)
+        array = np.array(data)
     else:
         try:
             array = np.asarray(data)
@@ -75,9 +76,9 @@ def _check_float(dtype: np.dtype, flag: bool) -> None:
 class Tensor:
     """A NumPy array with reverse-mode automatic differentiation.
 
-    ``data``: a Python number, nested list, ``np.ndarray`` or Tensor. Python floats become
-    float32 (as in PyTorch); a NumPy array keeps its dtype and shares its memory
-    (like ``np.asarray``); ``dtype=`` overrides.
+    ``data``: a Python number, nested list, ``np.ndarray`` or Tensor, copied (as by
+    ``torch.tensor``; ``tg.from_numpy`` shares the array's memory instead). Python floats
+    become float32 (as in PyTorch); a NumPy array keeps its dtype; ``dtype=`` overrides.
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
@@ -87,7 +88,7 @@ class Tensor:
     tensor([2. 4.])
     """
 
-    __slots__ = ("_data", "grad", "_requires_grad", "grad_fn", "name", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "grad_fn", "name", "__weakref__")
 
     # Make NumPy hand binary operators over to us (``ndarray * Tensor`` -> Tensor.__rmul__).
     __array_ufunc__ = None
@@ -96,7 +97,7 @@ class Tensor:
         array = _to_array(data, dtype)
         _check_float(array.dtype, requires_grad)
         self._data = array
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
         self.grad_fn: autograd.Function | None = None
         self.name: str | None = None
@@ -106,7 +107,7 @@ class Tensor:
         """The fast path for results of operations: no conversion, no checks."""
         t = object.__new__(cls)
         t._data = data
-        t.grad = None
+        t._grad = None
         t._requires_grad = requires_grad
         t.grad_fn = grad_fn
         t.name = None
@@ -121,9 +122,34 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        array = value._data if isinstance(value, Tensor) else np.asarray(value)
+        if isinstance(value, Tensor):
+            array = value._data
+        elif isinstance(value, np.ndarray):
+            array = value
+        else:
+            array = _to_array(value, None)
         _check_float(array.dtype, self._requires_grad)
         self._data = array
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient accumulated by ``backward()`` (a Tensor of this shape), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad must be a Tensor or None, got {type(value).__name__}; "
+                    "wrap an array with tg.tensor(...)"
+                )
+            if value._data.shape != self._data.shape:
+                raise ValueError(
+                    f"assigned grad has shape {value.shape} but the tensor has shape "
+                    f"{self.shape}; they must match"
+                )
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -481,6 +507,22 @@ class Tensor:
     def double(self) -> Tensor:
         """As float64."""
         return self.astype(np.float64)
+
+
+def from_numpy(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A Tensor that shares ``array``'s memory and dtype (as ``torch.from_numpy``).
+
+    >>> import numpy as np, tinygrad_mlp as tg
+    >>> a = np.zeros(2)
+    >>> t = tg.from_numpy(a); a[0] = 5.0
+    >>> t.tolist()
+    [5.0, 0.0]
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected an np.ndarray, got {type(array).__name__}")
+    _to_array(array[:0], None)  # only checks the dtype
+    _check_float(array.dtype, requires_grad)
+    return Tensor._make(array, bool(requires_grad), None)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
