@@ -82,3 +82,124 @@ def matmul_shapes(draw):
 
 
 seeds = st.integers(0, 2**32 - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategies for the shape operations and indexing
+
+
+def axes_of(ndim: int, extra: int = 0) -> st.SearchStrategy:
+    """One axis of an ``ndim + extra``-dim result, in positive or negative form."""
+    n = ndim + extra
+    return st.integers(-n, n - 1)
+
+
+@st.composite
+def reshape_targets(draw, size: int):
+    """A shape with ``size`` elements: random factors, some 1s, maybe one side given as -1."""
+    sides, rest = [], size
+    while rest > 1 and draw(st.booleans()):
+        side = draw(st.sampled_from([d for d in range(2, rest + 1) if rest % d == 0]))
+        sides.append(side)
+        rest //= side
+    if rest > 1 or not sides:
+        sides.append(rest)
+    sides += [1] * draw(st.integers(0, 2))
+    sides = list(draw(st.permutations(sides)))
+    if draw(st.booleans()):
+        sides[draw(st.integers(0, len(sides) - 1))] = -1
+    return tuple(sides)
+
+
+def _slice_for(draw, side: int) -> slice:
+    bound = st.none() | st.integers(-side - 2, side + 2)
+    step = st.none() | st.integers(-3, 3).filter(bool)
+    return slice(draw(bound), draw(bound), draw(step))
+
+
+@st.composite
+def basic_indices(draw, shape: tuple[int, ...]):
+    """A basic index for ``shape``: ints, slices with steps (also negative and out of range),
+    ``None`` anywhere and at most one ``...`` standing for the axes not named."""
+    ndim = len(shape)
+    lead = draw(st.integers(0, ndim))
+    ellipsis = draw(st.booleans())
+    trail = draw(st.integers(0, ndim - lead)) if ellipsis else 0
+    named = list(range(lead)) + list(range(ndim - trail, ndim))
+    parts: list = []
+    for axis in named:
+        side = shape[axis]
+        if draw(st.booleans()):
+            parts.append(draw(st.integers(-side, side - 1)))
+        else:
+            parts.append(_slice_for(draw, side))
+    if ellipsis:
+        parts.insert(lead, Ellipsis)
+    for _ in range(draw(st.integers(0, 2))):
+        parts.insert(draw(st.integers(0, len(parts))), None)
+    if len(parts) == 1 and draw(st.booleans()):
+        return parts[0]
+    return tuple(parts)
+
+
+@st.composite
+def integer_array_indices(draw, shape: tuple[int, ...]):
+    """Integer arrays on one or two axes (adjacent or not), other axes sliced or left out.
+
+    At least one element is always picked twice, sometimes once as ``i`` and once as
+    ``i - side``, so the backward must accumulate rather than overwrite. A second array is
+    either as large as the first or a single value that broadcasts against it.
+    """
+    ndim = len(shape)
+    count = draw(st.integers(1, min(2, ndim)))
+    axes = sorted(draw(st.permutations(range(ndim)))[:count])
+    index_shape = draw(shapes(1, 2, 3).filter(lambda s: int(np.prod(s)) >= 2))
+    arrays = {}
+    for k, axis in enumerate(axes):
+        side = shape[axis]
+        full = k == 0 or draw(st.booleans())
+        size = int(np.prod(index_shape)) if full else 1
+        values = draw(st.lists(st.integers(-side, side - 1), min_size=size, max_size=size))
+        array = np.array(values, dtype=draw(st.sampled_from([np.int64, np.int32])))
+        if full:
+            array[1] = array[0] - side if array[0] >= 0 and draw(st.booleans()) else array[0]
+            array = array.reshape(index_shape)
+        elif draw(st.booleans()):
+            array = array.reshape(())
+        arrays[axis] = array
+    last = draw(st.integers(axes[-1] + 1, ndim))  # axes after this one are left implicit
+    parts = []
+    for axis in range(last):
+        if axis in arrays:
+            parts.append(arrays[axis])
+        else:
+            parts.append(draw(st.sampled_from([slice(None), _slice_for(draw, shape[axis])])))
+    return parts[0] if len(parts) == 1 and draw(st.booleans()) else tuple(parts)
+
+
+@st.composite
+def boolean_mask_indices(draw, shape: tuple[int, ...]):
+    """A boolean mask over the leading axes (all of them or fewer), or a 1-D mask on one
+    axis after full slices; some masks pick nothing, some everything."""
+    ndim = len(shape)
+    start = draw(st.integers(0, ndim - 1))
+    stop = draw(st.integers(start + 1, ndim)) if start == 0 else start + 1
+    mask_shape = shape[start:stop]
+    size = int(np.prod(mask_shape))
+    mask = np.array(draw(st.lists(st.booleans(), min_size=size, max_size=size)), dtype=bool)
+    mask = mask.reshape(mask_shape)
+    return mask if start == 0 and draw(st.booleans()) else (slice(None),) * start + (mask,)
+
+
+@st.composite
+def cat_shapes(draw, max_inputs: int = 4):
+    """Shapes for ``cat`` along a random axis (positive or negative): equal except on that
+    axis, where each input has its own side (0 included)."""
+    base = draw(shapes(1, 3, 3))
+    axis = draw(axes_of(len(base)))
+    result = []
+    for _ in range(draw(st.integers(1, max_inputs))):
+        shape = list(base)
+        shape[axis] = draw(st.integers(0, 3))
+        result.append(tuple(shape))
+    return result, axis

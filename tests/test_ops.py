@@ -14,9 +14,15 @@ import numpy as np
 import pytest
 from conftest import (
     FAST,
+    axes_of,
+    basic_indices,
+    boolean_mask_indices,
     broadcastable_shapes,
+    cat_shapes,
+    integer_array_indices,
     matmul_shapes,
     numerical_grad,
+    reshape_targets,
     seeds,
     shapes,
     spaced_values,
@@ -240,6 +246,56 @@ def test_kinks_have_pytorch_subgradients():
     np.testing.assert_array_equal(x.grad.data, [1.0, 1.0, 0.0])
 
 
+# Multiples of 0.01: halfway between the values of spaced_values, so no input is on a bound.
+bounds_on_the_grid = st.integers(-300, 300).map(lambda k: k / 100)
+
+
+@st.composite
+def clip_bounds(draw):
+    """Both bounds, only min or only max; min > max now and then (then everything is max)."""
+    kind = draw(st.sampled_from(["both", "min", "max"]))
+    low = draw(bounds_on_the_grid) if kind != "max" else None
+    high = draw(bounds_on_the_grid) if kind != "min" else None
+    if kind == "both" and low > high and draw(st.booleans()):
+        low, high = high, low
+    return low, high
+
+
+CLIP_FORMS = {
+    "method": lambda t, low, high: t.clip(low, high),
+    "clamp method": lambda t, low, high: t.clamp(min=low, max=high),
+    "tg.clip": lambda t, low, high: tg.clip(t, min=low, max=high),
+    "tg.clamp": lambda t, low, high: tg.clamp(t, low, high),
+}
+
+
+@FAST
+@given(shape=shapes(0, 3, 4), bounds=clip_bounds(), form=st.sampled_from(list(CLIP_FORMS)),
+       seed=seeds)
+def test_clip_with_random_bounds(shape, bounds, form, seed):
+    low, high = bounds
+    (x,) = spaced_values(np.random.default_rng(seed), shape)
+    expected = x
+    if low is not None:
+        expected = np.maximum(expected, low)
+    if high is not None:
+        expected = np.minimum(expected, high)  # PyTorch's order: min > max gives max
+    check(lambda t: CLIP_FORMS[form](t, low, high), [x], expected=expected, seed=seed)
+
+
+@FAST
+@given(
+    shape=shapes(0, 3, 4),
+    slope=st.sampled_from([0.0, 1.0, -0.5]) | st.floats(-3, 3, allow_nan=False),
+    seed=seeds,
+)
+def test_leaky_relu_with_random_slope(shape, slope, seed):
+    (x,) = spaced_values(np.random.default_rng(seed), shape)  # never 0, the kink
+    expected = np.where(x > 0, x, slope * x)
+    check(lambda t: t.leaky_relu(slope), [x], expected=expected, seed=seed)
+    check(lambda t: tg.leaky_relu(t, negative_slope=slope), [x], expected=expected, seed=seed)
+
+
 # ---------------------------------------------------------------------------------------------
 # Reductions
 
@@ -291,6 +347,45 @@ def test_reduction(name, case, seed):
     expected = reference(x, axis=axis, keepdims=keepdims)
     check(lambda t: method(t, axis, keepdims), [x], expected=expected, seed=seed)
     check(lambda t: function(t, axis=axis, keepdims=keepdims), [x], expected=expected, seed=seed)
+
+
+def _reduced_count(shape, axis):
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    return int(np.prod([shape[a] for a in axes]))
+
+
+@FAST
+@given(case=shape_axis_keepdims(), data=st.data(), seed=seeds)
+def test_var_with_random_ddof(case, data, seed):
+    """Every ddof that leaves at least one degree of freedom: 0 up to count - 1."""
+    shape, axis, keepdims = case
+    ddof = data.draw(st.integers(0, _reduced_count(shape, axis) - 1), label="ddof")
+    (x,) = spaced_values(np.random.default_rng(seed), shape)
+    expected = np.var(x, axis=axis, keepdims=keepdims, ddof=ddof)
+    check(lambda t: t.var(axis, keepdims, ddof), [x], expected=expected, seed=seed)
+    check(
+        lambda t: tg.var(t, axis=axis, keepdims=keepdims, ddof=ddof),
+        [x], expected=expected, seed=seed,
+    )
+
+
+@FAST
+@given(
+    case=shape_axis_keepdims(),
+    offset=st.sampled_from([0.0, 700.0, -700.0]) | st.floats(-50, 50),
+    seed=seeds,
+)
+def test_logsumexp_with_random_axes_and_offsets(case, offset, seed):
+    """Shifting every input by c shifts the result by c: a reference that never sees the
+    large values (exp(700) is near float64's overflow)."""
+    shape, axis, keepdims = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    expected = _logsumexp(x, axis, keepdims) + offset
+    check(lambda t: t.logsumexp(axis, keepdims), [x + offset], expected=expected, seed=seed)
+    check(
+        lambda t: tg.logsumexp(t, axis=axis, keepdims=keepdims),
+        [x + offset], expected=expected, seed=seed,
+    )
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
@@ -375,6 +470,118 @@ def test_shape_operation(name):
     check(fn, [x], expected=reference(x))
 
 
+def _random_input(seed, shape):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@FAST
+@given(shape=shapes(0, 4, 4), data=st.data(), as_tuple=st.booleans(), seed=seeds)
+def test_reshape_to_random_shapes(shape, data, as_tuple, seed):
+    target = data.draw(reshape_targets(int(np.prod(shape))), label="target")
+    x = _random_input(seed, shape)
+    fn = (lambda t: t.reshape(target)) if as_tuple else (lambda t: tg.reshape(t, *target))
+    check(fn, [x], expected=x.reshape(target), seed=seed)
+
+
+@st.composite
+def flatten_dims(draw):
+    """A shape and start_dim <= end_dim (after normalising), each positive or negative."""
+    shape = draw(shapes(1, 4, 3))
+    ndim = len(shape)
+    start = draw(st.integers(0, ndim - 1))
+    end = draw(st.integers(start, ndim - 1))
+    start -= ndim if draw(st.booleans()) else 0
+    end -= ndim if draw(st.booleans()) else 0
+    return shape, start, end
+
+
+@FAST
+@given(case=flatten_dims(), seed=seeds)
+def test_flatten_with_random_dims(case, seed):
+    shape, start, end = case
+    ndim = len(shape)
+    x = _random_input(seed, shape)
+    expected = x.reshape((*shape[: start % ndim], -1, *shape[end % ndim + 1 :]))
+    check(lambda t: t.flatten(start, end), [x], expected=expected, seed=seed)
+    check(lambda t: tg.flatten(t, start_dim=start, end_dim=end), [x], expected=expected, seed=seed)
+
+
+def test_flatten_of_a_0d_tensor_is_one_element():
+    check(lambda t: t.flatten(), [np.array(1.5)], expected=np.array([1.5]))
+
+
+@st.composite
+def permutations_of_a_shape(draw):
+    """A shape and a permutation of its axes, each axis positive or negative. Two-axis
+    tensors are left out: there two arguments mean a swap (PyTorch), not a permutation."""
+    shape = draw(shapes(0, 4, 4).filter(lambda s: len(s) != 2))
+    perm = draw(st.permutations(range(len(shape))))
+    return shape, tuple(a - len(shape) if draw(st.booleans()) else a for a in perm)
+
+
+@FAST
+@given(case=permutations_of_a_shape(), seed=seeds)
+def test_transpose_by_random_permutations(case, seed):
+    shape, perm = case
+    x = _random_input(seed, shape)
+    expected = x.transpose(perm)
+    check(lambda t: t.transpose(*perm), [x], expected=expected, seed=seed)
+    check(lambda t: tg.transpose(t, perm), [x], expected=expected, seed=seed)
+    check(lambda t: t.T, [x], expected=x.T, seed=seed)
+
+
+@FAST
+@given(shape=shapes(1, 4, 4), data=st.data(), seed=seeds)
+def test_transpose_swaps_two_random_axes(shape, data, seed):
+    i = data.draw(axes_of(len(shape)), label="i")
+    j = data.draw(axes_of(len(shape)), label="j")
+    x = _random_input(seed, shape)
+    expected = np.swapaxes(x, i, j)
+    check(lambda t: t.transpose(i, j), [x], expected=expected, seed=seed)
+    check(lambda t: tg.transpose(t, i, j), [x], expected=expected, seed=seed)
+    if len(shape) >= 2:
+        check(lambda t: t.mT, [x], expected=np.swapaxes(x, -1, -2), seed=seed)
+
+
+@st.composite
+def squeeze_cases(draw):
+    """Shapes rich in 1s; axis None, one axis or a tuple, including axes whose side is not 1
+    (left alone, as PyTorch does)."""
+    shape = draw(shapes(0, 4, 2))
+    ndim = len(shape)
+    kind = draw(st.sampled_from(["none", "int", "tuple"] if ndim else ["none"]))
+    if kind == "none":
+        return shape, None
+    if kind == "int":
+        return shape, draw(axes_of(ndim))
+    picked = draw(st.lists(st.integers(0, ndim - 1), min_size=1, unique=True))
+    return shape, tuple(a - ndim if draw(st.booleans()) else a for a in picked)
+
+
+@FAST
+@given(case=squeeze_cases(), seed=seeds)
+def test_squeeze_with_random_axes(case, seed):
+    shape, axis = case
+    x = _random_input(seed, shape)
+    if axis is None:
+        expected = np.squeeze(x)
+    else:
+        ones = tuple(a for a in np.atleast_1d(axis) if shape[a] == 1)
+        expected = np.squeeze(x, axis=ones)
+    check(lambda t: t.squeeze(axis), [x], expected=expected, seed=seed)
+    check(lambda t: tg.squeeze(t, axis), [x], expected=expected, seed=seed)
+
+
+@FAST
+@given(shape=shapes(0, 3, 4), data=st.data(), seed=seeds)
+def test_unsqueeze_at_random_axes(shape, data, seed):
+    axis = data.draw(axes_of(len(shape), extra=1), label="axis")
+    x = _random_input(seed, shape)
+    expected = np.expand_dims(x, axis)
+    check(lambda t: t.unsqueeze(axis), [x], expected=expected, seed=seed)
+    check(lambda t: tg.unsqueeze(t, axis), [x], expected=expected, seed=seed)
+
+
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True] * 4])
 
 INDICES = {
@@ -409,6 +616,50 @@ def test_getitem(name):
     check(lambda t: t[index], [x], expected=x[plain_index])
 
 
+def _as_kind(index, kind):
+    """The same index with its arrays passed as they are, as lists, or as Tensors."""
+    if isinstance(index, tuple):
+        return tuple(_as_kind(part, kind) for part in index)
+    if not isinstance(index, np.ndarray) or kind == "array":
+        return index
+    return index.tolist() if kind == "list" and index.ndim else tg.tensor(index)
+
+
+def _check_index(shape, index, seed, kind="array"):
+    x = _random_input(seed, shape)
+    expected = x[index]
+    given_index = _as_kind(index, kind)
+    check(lambda t: t[given_index], [x], expected=expected, seed=seed)
+
+
+@FAST
+@given(shape=shapes(0, 3, 5), data=st.data(), seed=seeds)
+def test_getitem_random_basic_indices(shape, data, seed):
+    _check_index(shape, data.draw(basic_indices(shape), label="index"), seed)
+
+
+@FAST
+@given(
+    shape=shapes(1, 3, 4),
+    data=st.data(),
+    kind=st.sampled_from(["array", "list", "tensor"]),
+    seed=seeds,
+)
+def test_getitem_random_integer_arrays_with_repeats(shape, data, kind, seed):
+    _check_index(shape, data.draw(integer_array_indices(shape), label="index"), seed, kind)
+
+
+@FAST
+@given(
+    shape=shapes(1, 3, 4),
+    data=st.data(),
+    kind=st.sampled_from(["array", "list", "tensor"]),
+    seed=seeds,
+)
+def test_getitem_random_boolean_masks(shape, data, kind, seed):
+    _check_index(shape, data.draw(boolean_mask_indices(shape), label="mask"), seed, kind)
+
+
 def test_repeated_indices_accumulate():
     x = tg.tensor([10.0, 20.0, 30.0, 40.0], requires_grad=True)
     y = x[[1, 1, 1, 3]] * tg.tensor([1.0, 2.0, 3.0, 4.0])
@@ -438,6 +689,34 @@ def test_stack(axis):
     rng = np.random.default_rng(6)
     arrays = [rng.standard_normal((2, 3)) for _ in range(3)]
     check(lambda *ts: tg.stack(ts, axis=axis), arrays, expected=np.stack(arrays, axis))
+
+
+@FAST
+@given(case=cat_shapes(), data=st.data(), seed=seeds)
+def test_cat_random_inputs_and_axis(case, data, seed):
+    """1 to 4 inputs (some empty along the axis); a random non-empty subset needs grad."""
+    input_shapes, axis = case
+    arrays = [_random_input(seed + k, s) for k, s in enumerate(input_shapes)]
+    wrt = data.draw(
+        st.lists(st.sampled_from(range(len(arrays))), min_size=1, unique=True), label="wrt"
+    )
+    check(
+        lambda *ts: tg.cat(list(ts), axis=axis),
+        arrays, expected=np.concatenate(arrays, axis), wrt=wrt, seed=seed,
+    )
+
+
+@FAST
+@given(shape=shapes(0, 3, 3), data=st.data(), seed=seeds)
+def test_stack_random_inputs_and_axis(shape, data, seed):
+    count = data.draw(st.integers(1, 4), label="count")
+    axis = data.draw(axes_of(len(shape), extra=1), label="axis")
+    arrays = [_random_input(seed + k, shape) for k in range(count)]
+    wrt = data.draw(st.lists(st.sampled_from(range(count)), min_size=1, unique=True), label="wrt")
+    check(
+        lambda *ts: tg.stack(ts, axis=axis),
+        arrays, expected=np.stack(arrays, axis), wrt=wrt, seed=seed,
+    )
 
 
 def test_cat_and_stack_with_constants():
@@ -478,6 +757,26 @@ def test_softmax_and_log_softmax_are_stable(axis, offset):
     check(lambda t: t.logsumexp(axis), [x + offset], expected=_logsumexp(x, axis, False) + offset)
 
 
+@FAST
+@given(
+    shape=shapes(1, 3, 4),
+    data=st.data(),
+    scale=st.floats(0.1, 10),
+    offset=st.sampled_from([0.0, 1000.0, -1000.0]) | st.floats(-50, 50),
+    seed=seeds,
+)
+def test_softmax_and_log_softmax_random_axis(shape, data, scale, offset, seed):
+    axis = data.draw(axes_of(len(shape)), label="axis")
+    x = scale * _random_input(seed, shape)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    expected_log = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    expected = np.exp(expected_log)
+    for fn in (lambda t: t.softmax(axis), lambda t: tg.softmax(t, axis=axis)):
+        check(fn, [x + offset], expected=expected, seed=seed)
+    for fn in (lambda t: t.log_softmax(axis), lambda t: tg.log_softmax(t, axis=axis)):
+        check(fn, [x + offset], expected=expected_log, seed=seed)
+
+
 def test_softmax_of_huge_float32_logits_is_finite():
     x = tg.tensor([[1e4, 0.0, -1e4], [3e4, 3e4, 3e4]], requires_grad=True)
     for out in (x.softmax(), x.log_softmax(), x.logsumexp(axis=1)):
@@ -502,6 +801,30 @@ def test_linear(x_shape, bias):
         check(lambda *ts: tg.linear(*ts), [x, w, b], expected=x @ w.T + b)
     else:
         check(lambda s, t: tg.linear(s, t), [x, w], expected=x @ w.T)
+
+
+@FAST
+@given(
+    batch=shapes(0, 2, 3),
+    features=st.tuples(st.integers(1, 4), st.integers(1, 4)),
+    bias=st.sampled_from(["none", "vector", "0-d"]),
+    data=st.data(),
+    seed=seeds,
+)
+def test_linear_random_batch_shapes(batch, features, bias, data, seed):
+    """Inputs (in,), (N, in) and (..., in); bias (out,), 0-d or none; a random non-empty
+    subset of the operands needs grad (an input batch usually does not)."""
+    n_in, n_out = features
+    rng = np.random.default_rng(seed)
+    x, w = rng.standard_normal((*batch, n_in)), rng.standard_normal((n_out, n_in))
+    arrays = [x, w]
+    if bias != "none":
+        arrays.append(rng.standard_normal(n_out if bias == "vector" else ()))
+    wrt = data.draw(
+        st.lists(st.sampled_from(range(len(arrays))), min_size=1, unique=True), label="wrt"
+    )
+    expected = x @ w.T + (arrays[2] if bias != "none" else 0.0)
+    check(lambda *ts: tg.linear(*ts), arrays, expected=expected, wrt=wrt, seed=seed)
 
 
 def test_linear_is_one_node():
@@ -547,6 +870,62 @@ def test_cross_entropy_with_probability_targets(reduction, batched):
         lambda s, t: ops.CrossEntropy.apply(s, t, reduction=reduction),
         [logits, target],
         expected=_cross_entropy(logits, target, reduction),
+    )
+
+
+@st.composite
+def logits_shapes(draw):
+    """(N, C) or (C,) with N in 1..5 and C in 1..5."""
+    classes = draw(st.integers(1, 5))
+    return (draw(st.integers(1, 5)), classes) if draw(st.booleans()) else (classes,)
+
+
+# Cross-entropy is shift invariant along each row, so huge logits have a small-valued reference.
+logit_offsets = st.sampled_from([0.0, 1000.0, -1000.0]) | st.floats(-50, 50)
+
+
+@FAST
+@given(
+    shape=logits_shapes(),
+    reduction=st.sampled_from(REDUCTION_KINDS),
+    dtype=st.sampled_from([np.int64, np.int32]),
+    scale=st.floats(0.1, 5),
+    offset=logit_offsets,
+    seed=seeds,
+)
+def test_cross_entropy_random_class_indices(shape, reduction, dtype, scale, offset, seed):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal(shape)
+    classes = rng.integers(0, shape[-1], size=shape[:-1]).astype(dtype)
+    expected = _cross_entropy(logits, np.eye(shape[-1])[classes], reduction)
+    check(
+        lambda t: ops.CrossEntropy.apply(t, classes=classes, reduction=reduction),
+        [logits + offset], expected=expected, seed=seed,
+    )
+
+
+@FAST
+@given(
+    shape=logits_shapes(),
+    reduction=st.sampled_from(REDUCTION_KINDS),
+    normalised=st.booleans(),
+    offset=logit_offsets,
+    data=st.data(),
+    seed=seeds,
+)
+def test_cross_entropy_random_probability_targets(
+    shape, reduction, normalised, offset, data, seed
+):
+    """A probability target Tensor (rows summing to 1, or any non-negative weights); a random
+    non-empty subset of logits and target needs grad."""
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal(shape)
+    target = rng.dirichlet(np.ones(shape[-1]), size=shape[:-1]) if normalised else rng.random(shape)
+    wrt = data.draw(st.sampled_from([[0], [1], [0, 1]]), label="wrt")
+    check(
+        lambda s, t: ops.CrossEntropy.apply(s, t, reduction=reduction),
+        [logits + offset, target],
+        expected=_cross_entropy(logits, target, reduction), wrt=wrt, seed=seed,
     )
 
 
