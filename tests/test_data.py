@@ -717,3 +717,28 @@ def test_loader_property_counts_and_coverage(n, batch_size, drop_last, shuffle, 
     assert set(seen) <= set(range(n))
     for xb, yb in batches:
         np.testing.assert_array_equal(yb, 2 * xb[:, 0])
+
+
+def test_csv_not_utf8_names_the_file_and_the_place(tmp_path):
+    path = tmp_path / "latin.csv"
+    # The bad byte lies past the reader's first chunk, so its offset must still be the
+    # offset in the file.
+    head = "a,label\n" + "1,x\n" * 3000
+    path.write_bytes((head + "2,caf\xe9\n").encode("latin-1"))
+    offset, line = len(head) + 5, 3002
+    with pytest.raises(ValueError, match=rf"latin\.csv: line {line}, byte 6 of the line "
+                                         rf"\(offset {offset} in the file\): byte\(s\) e9 "
+                                         r"are not valid utf-8.*re-save the file as UTF-8.*"
+                                         r"encoding='latin-1'"):
+        load_csv(path, target="label", task="classification")
+    ds = load_csv(path, target="label", task="classification", encoding="latin-1")
+    assert ds.target_names == ["café", "x"] and ds.y.tolist()[-2:] == [1, 0]
+
+
+def test_csv_encoding_keeps_dropping_the_bom(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_text("a,t\n1,0\n2,1\n", encoding="utf-8-sig")
+    for encoding in ["utf-8", "UTF8", "utf-8-sig"]:
+        assert load_csv(path, target="t", encoding=encoding).feature_names == ["a"]
+    path.write_text("ä,t\n1,0\n2,1\n", encoding="cp1252")
+    assert load_csv(path, target="t", encoding="cp1252").feature_names == ["ä"]

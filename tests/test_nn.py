@@ -802,3 +802,39 @@ def test_clip_grad_norm_edge_cases():
     single32 = _with_grads([np.array([3.0, 4.0], dtype=np.float32)])
     nn.utils.clip_grad_norm_(single32, 1.0)
     assert single32[0].grad.dtype == np.float32
+
+
+NONFINITE_GRADS = [
+    [np.array([np.nan, 1.0]), np.array([2.0])],
+    [np.array([1.0]), np.array([np.nan, 1.0])],  # NaN after a finite maximum
+    [np.array([np.inf, 1.0]), np.array([2.0])],
+]
+
+
+@pytest.mark.parametrize("grads", NONFINITE_GRADS)
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, math.inf])
+def test_clip_grad_norm_nonfinite_scales_as_torch(grads, norm_type):
+    params = _with_grads(grads)
+    total = float(nn.utils.clip_grad_norm_(params, 1.0, norm_type))
+    if any(np.isnan(g).any() for g in grads):
+        assert math.isnan(total)  # and so every gradient becomes NaN
+        assert all(np.isnan(p.grad.data).all() for p in params)
+    else:
+        assert total == math.inf  # the coefficient is 0: finite entries 0, inf ones NaN
+        for p, g in zip(params, grads):
+            np.testing.assert_array_equal(p.grad.data, np.where(np.isinf(g), np.nan, 0.0))
+    torch = pytest.importorskip("torch")
+    tparams = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for t, g in zip(tparams, grads):
+        t.grad = torch.tensor(g)
+    theirs = float(torch.nn.utils.clip_grad_norm_(tparams, 1.0, norm_type))
+    np.testing.assert_array_equal(total, theirs)
+    for p, t in zip(params, tparams):
+        np.testing.assert_array_equal(p.grad.data, t.grad.numpy())
+
+
+def test_clip_grad_norm_error_if_nonfinite_names_the_norm_and_changes_nothing():
+    params = _with_grads([np.array([np.nan, 1.0]), np.array([2.0])])
+    with pytest.raises(RuntimeError, match=r"order 2.0 .*non-finite \(nan\)"):
+        nn.utils.clip_grad_norm_(params, 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(params[1].grad.data, [2.0])

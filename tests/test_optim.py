@@ -305,7 +305,6 @@ def test_step_with_closure_returns_the_loss():
         (lambda p: optim.Adam(p, betas=(0.9, -0.1)), "Invalid beta parameter at index 1"),
         (lambda p: optim.AdamW(p, eps=-1e-8), "Invalid epsilon value"),
         (lambda p: optim.SGD(p + p, lr=0.1), "more than once"),
-        (lambda p: optim.SGD([tg.ones(2)], lr=0.1), "does not require grad"),
         (lambda p: optim.SGD([p[0] * 2], lr=0.1), "non-leaf"),
     ],
 )
@@ -330,3 +329,108 @@ def test_defaults_follow_pytorch():
     assert optim.Adam(p).defaults == dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)
     assert optim.AdamW(p).defaults["weight_decay"] == 1e-2
     assert optim.SGD(p).defaults["lr"] == 1e-3
+
+
+# -- frozen parameters, bad gradients, casts ----------------------------------------------------
+
+OPTIMIZERS = [
+    lambda p: optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda p: optim.SGD(p, lr=0.1),
+    lambda p: optim.Adam(p, lr=0.1, weight_decay=0.1),
+    lambda p: optim.AdamW(p, lr=0.1),
+]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_frozen_parameters_are_accepted_and_left_alone(make):
+    tg.manual_seed(0)
+    model = nn.MLP([2, 3, 1])
+    frozen = model[0].weight.requires_grad_(False)
+    before, bias = frozen.data.copy(), model[0].bias.data.copy()
+    opt = make(model.parameters())  # as torch.optim: no complaint about the frozen one
+    for _ in range(2):
+        opt.zero_grad()
+        model(tg.ones(4, 2)).sum().backward()
+        opt.step()
+    assert frozen.grad is None and frozen not in opt.state
+    np.testing.assert_array_equal(frozen.data, before)
+    assert not np.array_equal(model[0].bias.data, bias)  # the others did train
+
+
+def _force_grad(p: Tensor, value) -> None:
+    """Set ``p.grad`` past any check its setter makes, as a hook or old code might."""
+    slot = "_grad" if isinstance(getattr(Tensor, "grad", None), property) else "grad"
+    object.__setattr__(p, slot, value)
+
+
+def _snapshot(opt) -> dict:
+    return {id(p): {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+            for p, s in opt.state.items()}
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_a_bad_grad_changes_nothing_and_is_named(make):
+    a, b = tg.ones(2, requires_grad=True), tg.ones(2, requires_grad=True)
+    b.name = "bias"
+    opt = make([a, b])
+    a.grad, b.grad = Tensor(np.ones(2)), Tensor(np.ones(2))
+    opt.step()  # a good step first, so that there is state to keep
+    params, state = [a.data.copy(), b.data.copy()], _snapshot(opt)
+    _force_grad(b, Tensor(np.ones(3)))  # b has shape (2,)
+    name = type(opt).__name__
+    with pytest.raises(ValueError, match=rf"{name}.*parameter 1 \('bias'\).*shape \(3,\).*"
+                                         r"shape \(2,\)"):
+        opt.step()
+    _force_grad(b, np.ones(2))
+    with pytest.raises(TypeError, match=rf"{name}.*parameter 1 \('bias'\).*ndarray"):
+        opt.step()
+    np.testing.assert_array_equal(a.data, params[0])  # a comes first, and is untouched too
+    np.testing.assert_array_equal(b.data, params[1])
+    after = _snapshot(opt)
+    assert after.keys() == state.keys()
+    for key, saved in state.items():
+        assert after[key].keys() == saved.keys()
+        for k, v in saved.items():
+            np.testing.assert_array_equal(after[key][k], v)
+
+
+def test_a_bad_grad_in_a_later_group_is_found_first():
+    a, b = tg.ones(2, requires_grad=True), tg.ones(2, requires_grad=True)
+    opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    a.grad = Tensor(np.ones(2))
+    _force_grad(b, Tensor(np.ones((2, 1))))
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(2, 1\)"):
+        opt.step()
+    assert a.tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_state_follows_the_parameters_when_the_model_is_cast(make):
+    tg.manual_seed(0)
+    model = nn.MLP([2, 3, 1])
+    opt = make(model.parameters())
+
+    def one_step(m, o):
+        o.zero_grad()
+        m(tg.tensor(np.full((4, 2), 0.5), dtype=m[0].weight.dtype)).sum().backward()
+        o.step()
+
+    one_step(model, opt)
+    model.double()
+    # The same model and state, cast by load_state_dict: what the cast one must match.
+    twin = nn.MLP([2, 3, 1]).double()
+    twin.load_state_dict(model.state_dict())
+    twin_opt = make(twin.parameters())
+    twin_opt.load_state_dict(opt.state_dict())
+    for _ in range(2):
+        one_step(model, opt)
+        one_step(twin, twin_opt)
+    buffers = [v for s in opt.state.values() for v in s.values() if isinstance(v, np.ndarray)]
+    assert all(v.dtype == np.float64 for v in buffers)
+    for p, q in zip(model.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+    model.float()
+    one_step(model, opt)
+    assert all(v.dtype == np.float32 for s in opt.state.values() for v in s.values()
+               if isinstance(v, np.ndarray))
+    assert all(p.dtype == np.float32 for p in model.parameters())

@@ -13,7 +13,13 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn, optim
-from tinygrad_mlp.data import DataLoader, Standardize, make_moons, train_test_split
+from tinygrad_mlp.data import (
+    DataLoader,
+    Standardize,
+    make_moons,
+    make_regression_curve,
+    train_test_split,
+)
 from tinygrad_mlp.train import History, TrainingDiverged, fit
 
 EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "train_digits.py")
@@ -290,3 +296,40 @@ def test_example_trains_on_digits(capsys):
 
 def test_top_level_fit():
     assert tg.fit is fit
+
+
+@pytest.mark.parametrize("make,loss_fn,width", [
+    (make_moons, nn.CrossEntropyLoss, 2),
+    (make_regression_curve, nn.MSELoss, 1),  # float64 targets of shape (n, 1)
+])
+def test_a_dataset_is_taken_as_x_and_y(make, loss_fn, width):
+    train, val = make(n_samples=64, seed=0), make(n_samples=32, seed=1)
+    histories = []
+    for train_data, val_data in [(train, val), ((train.X, train.y), (val.X, val.y))]:
+        tg.manual_seed(0)
+        model = nn.MLP([train.n_features, 8, width])
+        histories.append(fit(model, loss_fn(), optim.Adam(model.parameters(), lr=0.01),
+                             train_data, epochs=3, val_data=val_data, progress=False))
+    assert histories[0] == histories[1] and len(histories[0].val_loss) == 3
+
+
+def test_nested_lists_work_and_ragged_ones_are_explained():
+    X, y = make_moons(n_samples=32, seed=0)
+    histories = []
+    for data in [(X, y), (X.tolist(), y.tolist())]:
+        tg.manual_seed(0)
+        model = nn.MLP([2, 4, 2])
+        histories.append(fit(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters(), lr=0.1),
+                             data, epochs=2, progress=False))
+    assert histories[0] == histories[1]
+    model = nn.MLP([2, 4, 2])
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"train_data is an \(X, y\) pair, but its X cannot be "
+                                         "made a numeric array.*equal-length rows"):
+        fit(model, nn.CrossEntropyLoss(), opt, ([[0.1, 0.2], [0.3]], [0, 1]), epochs=1,
+            progress=False)
+    with pytest.raises(ValueError, match=r"val_data's y must hold numbers.*class indices"):
+        fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=1, progress=False,
+            val_data=(X[:2], ["a", "b"]))
+    with pytest.raises(TypeError, match=r"give the tuple \(X, y\)"):
+        fit(model, nn.CrossEntropyLoss(), opt, [X, y], epochs=1, progress=False)

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import math
 import numbers
@@ -427,6 +428,7 @@ def load_csv(
     target: str,
     delimiter: str = ",",
     task: str | None = None,
+    encoding: str = "utf-8",
 ) -> Dataset:
     """Load a numeric CSV file with a header row; column ``target`` becomes ``y``.
 
@@ -438,7 +440,10 @@ def load_csv(
     their original text; text labels need ``task="classification"``. Regression
     targets come back with shape ``(n, 1)``.
 
-    Problems raise ``ValueError`` naming the file, line and column: empty or
+    The file is read as ``encoding`` (UTF-8 by default, with or without a
+    byte-order mark; ``encoding="latin-1"`` reads any byte). Problems raise
+    ``ValueError`` naming the file, line and column: bytes that are not valid
+    in the encoding, empty or
     header-only files, duplicate or empty column names, an unknown target, rows
     with the wrong number of fields, and empty, non-numeric or non-finite cells.
 
@@ -461,26 +466,11 @@ def load_csv(
 
     # utf-8-sig drops the byte-order mark that spreadsheet exports often add,
     # which would otherwise end up inside the first column's name.
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header: list[str] | None = None
-        header_line = 0
-        rows: list[tuple[int, list[str]]] = []
-        last_line = 0
-        try:
-            for row in reader:
-                # A record may span several physical lines (quoted newlines), so
-                # it starts just after the previous one ended.
-                start, last_line = last_line + 1, reader.line_num
-                if not row:
-                    continue
-                if header is None:
-                    header, header_line = [name.strip() for name in row], start
-                else:
-                    rows.append((start, row))
-        except csv.Error as err:
-            # csv.Error is not a ValueError; re-raise it as one with the location.
-            raise ValueError(f"{where}: line {reader.line_num}: {err}") from err
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        header, header_line, rows = _read_csv_rows(path, where, delimiter, codec)
+    except UnicodeDecodeError as err:
+        raise _decode_error(path, where, encoding) from err
 
     if header is None:
         raise ValueError(f"{where}: the file is empty (expected a header row)")
@@ -548,6 +538,53 @@ def load_csv(
 
     y, target_names = _encode_labels(target_texts, numbers_or_none)
     return Dataset(features, y, feature_names, target_names, "classification", path.stem)
+
+
+def _read_csv_rows(
+    path: Path, where: str, delimiter: str, encoding: str
+) -> tuple[list[str] | None, int, list[tuple[int, list[str]]]]:
+    """The header (None for an empty file), its line number and the numbered data rows."""
+    with open(path, newline="", encoding=encoding) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header: list[str] | None = None
+        header_line = 0
+        rows: list[tuple[int, list[str]]] = []
+        last_line = 0
+        try:
+            for row in reader:
+                # A record may span several physical lines (quoted newlines), so
+                # it starts just after the previous one ended.
+                start, last_line = last_line + 1, reader.line_num
+                if not row:
+                    continue
+                if header is None:
+                    header, header_line = [name.strip() for name in row], start
+                else:
+                    rows.append((start, row))
+        except csv.Error as err:
+            # csv.Error is not a ValueError; re-raise it as one with the location.
+            raise ValueError(f"{where}: line {reader.line_num}: {err}") from err
+    return header, header_line, rows
+
+
+def _decode_error(path: Path, where: str, encoding: str) -> ValueError:
+    """Say where ``path`` stops being valid ``encoding``: byte offset, line and column."""
+    # The text reader decodes in chunks, so its error's offset is within a chunk;
+    # decoding the whole file again gives the offset in the file.
+    raw = path.read_bytes()
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        start, bad = err.start, raw[err.start : err.end]
+    else:  # not expected: the reader failed, so whole-file decoding does too
+        return ValueError(f"{where}: the file is not valid {encoding} text")
+    line = raw.count(b"\n", 0, start) + 1
+    column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+    return ValueError(
+        f"{where}: line {line}, byte {column} of the line (offset {start} in the file): "
+        f"byte(s) {bad.hex(' ')} are not valid {encoding} text; re-save the file as UTF-8, "
+        "or pass its encoding, e.g. load_csv(..., encoding='latin-1')"
+    )
 
 
 def _encode_labels(texts: list[str], values: list[float | None]) -> tuple[np.ndarray, list[str]]:

@@ -3,7 +3,10 @@
 An optimizer holds ``param_groups`` (a list of dicts: ``"params"`` and the hyperparameters,
 which may be changed between steps, e.g. ``group["lr"] *= 0.1``) and ``state`` (per parameter:
 its buffers as NumPy arrays). ``step()`` updates every parameter that has a ``.grad`` in place;
-gradients are only read, never written.
+gradients are only read, never written. Parameters that do not require grad are accepted (the
+usual way to freeze part of a model) and, having no ``.grad``, are left alone. ``step()``
+checks every gradient (a Tensor of its parameter's shape) before it changes anything, and
+keeps each state buffer in its parameter's current dtype (after ``model.double()``, say).
 """
 
 from __future__ import annotations
@@ -69,11 +72,6 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Tensor):
                 raise TypeError(f"optimizer can only optimize Tensors, got {type(p).__name__}")
-            if not p.requires_grad:
-                raise ValueError(
-                    f"optimizing a tensor of shape {p.shape} that does not require grad; "
-                    "create it with requires_grad=True (nn.Parameter does)"
-                )
             if not p.is_leaf:
                 raise ValueError("can't optimize a non-leaf Tensor (one computed from others)")
         known = {id(p) for group in self.param_groups for p in group["params"]}
@@ -120,9 +118,33 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        # Every gradient is checked before anything changes, so a bad one leaves all the
+        # parameters and the state as they were (one cheap pass: a type and a shape each).
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is not None and (type(g) is not Tensor or g._data.shape != p._data.shape):
+                    self._check_grad(p)
         for group in self.param_groups:
             self._update(group)
         return loss
+
+    def _check_grad(self, p: Tensor) -> None:
+        """Raise, naming the parameter, unless ``p.grad`` is a Tensor of ``p``'s shape."""
+        g = p.grad
+        if isinstance(g, Tensor) and g.shape == p.shape:
+            return  # a Tensor subclass: fine after all
+        index = next(i for i, q in enumerate(self._all_params()) if q is p)
+        which = f"parameter {index}" + (f" ({p.name!r})" if p.name else "")
+        if not isinstance(g, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}.step: the .grad of {which} is a {type(g).__name__}, "
+                "not a Tensor; nothing was updated (wrap an array: p.grad = tg.tensor(array))"
+            )
+        raise ValueError(
+            f"{type(self).__name__}.step: the .grad of {which} has shape {g.shape}, but "
+            f"the parameter has shape {p.shape}; nothing was updated"
+        )
 
     def _update(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -272,8 +294,10 @@ class SGD(Optimizer):
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     # PyTorch's first step: the buffer is the gradient itself, undampened.
-                    state["momentum_buffer"] = buf = d_p.copy()
+                    state["momentum_buffer"] = buf = d_p.astype(p._data.dtype)
                 else:
+                    if buf.dtype != p._data.dtype:  # the model was cast since the last step
+                        state["momentum_buffer"] = buf = buf.astype(p._data.dtype)
                     buf *= momentum
                     buf += d_p if keep == 1.0 else keep * d_p
                 d_p = d_p + momentum * buf if nesterov else buf
@@ -329,6 +353,9 @@ class Adam(Optimizer):
                 state["step"] = 0
                 state["exp_avg"] = np.zeros_like(param)
                 state["exp_avg_sq"] = np.zeros_like(param)
+            elif state["exp_avg"].dtype != param.dtype:  # the model was cast since the last step
+                state["exp_avg"] = state["exp_avg"].astype(param.dtype)
+                state["exp_avg_sq"] = state["exp_avg_sq"].astype(param.dtype)
             state["step"] = step = state["step"] + 1
             if weight_decay:
                 if self._decoupled:

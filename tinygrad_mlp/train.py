@@ -122,11 +122,14 @@ def _metric(loss_fn: Any, metrics: str | None) -> Metric | None:
 def _batches(
     data: Any, batch_size: int, shuffle: bool, seed: int | None, dtype: np.dtype, what: str
 ) -> Any:
-    if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], tuple):
-        from .data import DataLoader  # imported when needed, as fit's only use of it
+    from .data import DataLoader, Dataset  # imported when needed, as fit's only use of them
 
+    if isinstance(data, Dataset):
+        # A Dataset iterates as X then y (for ``X, y = ds``), not as batches.
+        data = (data.X, data.y)
+    if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], tuple):
         # Cast once here rather than batch by batch.
-        X, y = np.asarray(data[0], dtype=dtype), np.asarray(data[1])
+        X, y = _as_array(data[0], dtype, what, "X"), _as_array(data[1], None, what, "y")
         if y.dtype.kind in "fb":
             y = y.astype(dtype, copy=False)
         return DataLoader(X, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
@@ -138,9 +141,30 @@ def _batches(
     )
 
 
+def _as_array(values: Any, dtype: np.dtype | None, what: str, name: str) -> np.ndarray:
+    """``values`` (an array, Tensor or nested lists) as a numeric array, or a clear error."""
+    try:
+        array = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise ValueError(
+            f"fit: {what} is an (X, y) pair, but its {name} cannot be made a numeric array "
+            f"({err}); {name} must be an array, Tensor or list of equal-length rows of numbers "
+            "(to pass batches instead, give a list of (X_batch, y_batch) tuples or a DataLoader)"
+        ) from err
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"fit: {what}'s {name} must hold numbers, got dtype {array.dtype}"
+            + (" (encode text labels as class indices 0..k-1)" if name == "y" else "")
+        )
+    return array
+
+
 def _unpack(batch: Any, dtype: np.dtype) -> tuple[Tensor, Tensor]:
     if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
-        raise TypeError(f"fit: each batch must be a pair (X_batch, y_batch), got {batch!r:.80}")
+        raise TypeError(
+            f"fit: each batch must be a pair (X_batch, y_batch), got {batch!r:.80}; to pass "
+            "whole arrays, give the tuple (X, y) or a tinygrad_mlp.data.Dataset"
+        )
     x = np.asarray(batch[0], dtype=dtype)
     y = np.asarray(batch[1])
     if y.dtype.kind in "fb":  # class indices stay integers; float targets follow the model
@@ -335,7 +359,8 @@ def fit(
 ) -> History:
     """Train ``model`` for ``epochs`` passes over ``train_data``; return the ``History``.
 
-    ``train_data`` and ``val_data`` are ``(X, y)`` tuples of arrays or Tensors (batched by
+    ``train_data`` and ``val_data`` are ``(X, y)`` tuples of arrays, Tensors or nested lists,
+    or ``tinygrad_mlp.data.Dataset`` objects (batched by
     ``DataLoader`` with ``batch_size``, shuffled each epoch from ``seed`` when ``shuffle``),
     or any re-iterable of ``(X_batch, y_batch)`` pairs such as a ``DataLoader`` (used as
     is). Inputs and float targets are cast to the model's parameter dtype; integer targets

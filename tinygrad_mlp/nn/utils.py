@@ -22,6 +22,9 @@ def clip_grad_norm_(
     default; ``float("inf")`` for the largest entry). As in PyTorch, the gradients are
     multiplied by ``max_norm / (total + 1e-6)`` when that is below 1. Returns the total norm
     before clipping as a 0-d Tensor. Gradients are replaced by new arrays, never written into.
+    With a non-finite norm the gradients are scaled as in PyTorch (a NaN norm makes every
+    gradient NaN, an inf one makes the finite entries 0), unless ``error_if_nonfinite=True``,
+    which raises ``RuntimeError`` instead.
 
     >>> import tinygrad_mlp as tg
     >>> w = tg.tensor([0.0, 0.0], requires_grad=True)
@@ -38,7 +41,8 @@ def clip_grad_norm_(
         return Tensor._make(np.asarray(0.0, dtype=np.float32), False, None)
     # Accumulated in float64: squares of float32 gradients overflow long before the norm does.
     if math.isinf(norm_type):
-        total = max(float(np.max(np.abs(p.grad._data), initial=0.0)) for p in grads)
+        # np.max, unlike the builtin max, lets a NaN through whatever its position.
+        total = float(np.max([np.max(np.abs(p.grad._data), initial=0.0) for p in grads]))
     else:
         total = 0.0
         for p in grads:
@@ -52,7 +56,11 @@ def clip_grad_norm_(
             "to clip anyway"
         )
     coef = max_norm / (total + 1e-6)
-    if coef < 1.0:
-        for p in grads:
-            p.grad = Tensor._make(p.grad._data * coef, False, None)
+    # As in PyTorch, a NaN norm gives a NaN coefficient and so NaN gradients, and an inf
+    # norm a coefficient of 0: ``not coef >= 1`` is true for NaN, where ``coef < 1`` is not.
+    if not coef >= 1.0:
+        # inf * 0 is NaN, as in PyTorch, and PyTorch says nothing about it either.
+        with np.errstate(invalid="ignore"):
+            for p in grads:
+                p.grad = Tensor._make(p.grad._data * coef, False, None)
     return Tensor._make(np.asarray(total, dtype=grads[0].grad._data.dtype), False, None)
