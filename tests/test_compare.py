@@ -359,6 +359,139 @@ def test_demo_finds_both_posted_defects_and_passes_the_fixed_network():
     assert compare.demo(network="fixed").ok
 
 
+class DeltasBackToFront(manual.NeuralNetwork):
+    """Builds the deltas from the output layer down and forgets to reverse the list."""
+
+    def backward_pass(self, A_vals, dLdyhat):
+        deltas = [self.activations[-1].derivative(A_vals[-1]) * dLdyhat]
+        for layer in range(self.n_layers - 2, -1, -1):
+            upstream = deltas[-1] @ self.W[layer + 1][1:].T
+            deltas.append(self.activations[layer].derivative(A_vals[layer]) * upstream)
+        return deltas
+
+
+class BiasRowInBackward(manual.NeuralNetwork):
+    """Steps down a layer with all of W[layer + 1], bias row included."""
+
+    def backward_pass(self, A_vals, dLdyhat):
+        deltas = [self.activations[-1].derivative(A_vals[-1]) * dLdyhat]
+        for layer in range(self.n_layers - 2, -1, -1):
+            upstream = deltas[-1] @ self.W[layer + 1].T
+            deltas.append(self.activations[layer].derivative(A_vals[layer]) * upstream)
+        return deltas[::-1]
+
+
+@pytest.mark.parametrize("sizes,y", [((4, 1), Y), ((3, 3, 3), Y3)])
+def test_deltas_returned_back_to_front(sizes, y):
+    net = DeltasBackToFront(3, list(sizes), [manual.Tanh()] * (len(sizes) - 1)
+                            + [manual.Identity()], manual.MSE())
+    report = check_backprop(net, X, y)
+    assert report.first_mismatch == Location("backward", len(sizes) - 1, "delta")
+    assert report.causes == {"deltas_reversed"}
+    assert "deltas[::-1]" in str(report) and "transpose" not in str(report)
+
+
+def test_bias_row_used_in_the_backward_pass_is_named():
+    net = BiasRowInBackward(3, [4, 1], [manual.Tanh(), manual.Identity()], manual.MSE())
+    report = check_backprop(net, X, Y)
+    assert report.first_mismatch == Location("backward", None, "call")
+    assert report.causes == {"bias_row_in_backward"}
+    message = report.finding("bias_row_in_backward").message
+    assert "self.W[layer + 1].T" in message and "W[i + 1][1:].T" in message
+
+
+# --- confident outputs and losses the engine does not know -----------------------------------
+
+
+class UnclippedBCE:
+    """A student's binary cross-entropy: right, but without a clip."""
+
+    def value(self, p, y):
+        return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def derivative(self, p, y):
+        return (p - y) / (p * (1 - p)) / p.size
+
+
+class WeightedBCE:
+    """Positives count twice: no formula reproduces it, so it is differenced numerically."""
+
+    def value(self, p, y):
+        return float(-np.mean(2 * y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+    def derivative(self, p, y):
+        return -(2 * y / p - (1 - y) / (1 - p)) / p.size
+
+
+def confident_net(loss, wrong=False):
+    """A sigmoid output within 1e-19 of 0 and 1e-13 of 1, as after long training; ``wrong``
+    makes the most confident 0 a 1."""
+    W0 = np.zeros((4, 4))
+    W0[1] = 1.0
+    W1 = np.array([[-5.0]] + [[10.0]] * 4)  # A = -5 + 40 tanh(x0), from -44 to 30 here
+    A = -5.0 + 40.0 * np.tanh(X[:, :1])
+    y = (A > 0).astype(float)
+    if wrong:
+        y[np.argmin(A)] = 1.0
+    net = manual.NeuralNetwork(3, [4, 1], [manual.Tanh(), manual.Sigmoid()], loss,
+                               W_init=[W0, W1])
+    return net, y
+
+
+@pytest.mark.parametrize("loss", [UnclippedBCE(), manual.BinaryCrossEntropy(), WeightedBCE()],
+                         ids=["unclipped", "ours", "unknown"])
+@pytest.mark.parametrize("wrong", [False, True])
+def test_a_correct_network_with_confident_sigmoid_outputs_passes(loss, wrong):
+    net, y = confident_net(loss, wrong)
+    p = net.forward_pass(X)[1][-1]
+    assert p.min() < 1e-19 and 1 - p.max() < 1e-13
+    report = check_backprop(net, X, y)
+    assert report.ok, str(report)
+    assert "inf or NaN" not in str(report)
+
+
+def test_confident_outputs_still_show_a_wrong_loss_derivative():
+    class Unweighted(WeightedBCE):
+        def derivative(self, p, y):
+            return -(y / p - (1 - y) / (1 - p)) / p.size
+
+    class Summed(WeightedBCE):
+        def derivative(self, p, y):
+            return super().derivative(p, y) * p.size
+
+    net, y = confident_net(Unweighted())
+    assert check_backprop(net, X, y).first_mismatch == Location("loss", None, "dL/dyhat")
+    net, y = confident_net(Summed())
+    assert check_backprop(net, X, y).causes == {"factor_n"}
+
+
+def test_unknown_loss_on_a_big_batch_checks_a_sample():
+    class CountingHuber(Huber):
+        calls = 0
+
+        def value(self, y_hat, y):
+            type(self).calls += 1
+            return super().value(y_hat, y)
+
+    rng = np.random.default_rng(2)
+    Xb, Yb = rng.normal(size=(400, 3)), 3 * rng.normal(size=(400, 5))
+    net = manual.NeuralNetwork(3, [4, 5], [manual.Tanh(), manual.Identity()], CountingHuber())
+    report = check_backprop(net, Xb, Yb)
+    assert report.ok, str(report)
+    assert CountingHuber.calls < 3 * compare._FD_SAMPLE  # not two per element of the 400 x 5
+    assert f"{compare._FD_SAMPLE} of 2000 entries" in report.row("loss", None, "dL/dyhat").verdict
+    assert "seeded random" in " ".join(report.reference_notes)
+
+    class HuberNoMean(Huber):
+        def derivative(self, y_hat, y):
+            return super().derivative(y_hat, y) * np.asarray(y_hat).size
+
+    net = manual.NeuralNetwork(3, [4, 5], [manual.Tanh(), manual.Identity()], HuberNoMean())
+    report = check_backprop(net, Xb, Yb)
+    assert report.first_mismatch == Location("loss", None, "dL/dyhat")
+    assert "factor_nk" in report.causes
+
+
 def test_doctests():
     result = doctest.testmod(compare, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0

@@ -75,6 +75,8 @@ def test_posted_cures_standardization_and_averaging_together(posted):
     assert "lower_lr" in report.cures
     assert trials["lower_lr"].lr_times_lambda_max == pytest.approx(1.0)
     assert "bias+average+standardize" in report.cures
+    # What the story says of the reconstructed loss: with the 1/n the run stays finite.
+    assert trials["average"].first_nonfinite_epoch is None
 
 
 def test_posted_report_reads_as_a_report(posted):
@@ -87,6 +89,10 @@ def test_posted_report_reads_as_a_report(posted):
         assert heading in text
     assert "UNSTABLE" in text and "lr · λmax" in text
     assert "average + standardize" in text
+    # The table holds each epoch's weights before its update; the stop says which ones are NaN.
+    flat = " ".join(text.split())
+    assert "its update made every weight NaN (the table shows each epoch's weights before" in flat
+    assert "with the update's factor 442, lr · 442 · λmax would be" in flat
     assert report.backprop.causes == {"factor_n", "zero_bias_column"}
     assert {"age", "s1"} <= set(report.scales.flagged) or "x4" in report.scales.flagged
     units = {u.layer: u for u in report.units}
@@ -139,6 +145,61 @@ def test_a_summed_loss_is_recognised(standardized):
     assert report.averaging_factor == 442
     assert report.blew_up
     assert "average" in report.cures
+
+
+class SummedBCE(manual.BinaryCrossEntropy):
+    """Binary cross-entropy whose derivative sums over the samples (no 1/n)."""
+
+    def derivative(self, p, y):
+        return super().derivative(p, y) * p.size
+
+
+def test_class_labels_are_not_standardized_and_a_cure_must_be_a_valid_loss():
+    rng = np.random.default_rng(7)
+    Z = rng.normal(size=(200, 4))
+    X = Z * [1.0, 10.0, 100.0, 0.1] + [0.0, 50.0, 500.0, 1.0]  # raw, like breast_cancer
+    y = (Z @ [[1.0], [-1.0], [0.5], [1.0]] > 0).astype(float)
+    net = manual.NeuralNetwork(4, [6, 1], [manual.Tanh(), manual.Sigmoid()], SummedBCE(),
+                               learning_rate=0.01, seed=0)
+    report = diagnose(net, X, y, epochs=60)
+    trials = {t.key: t for t in report.trials}
+    assert report.standardized_what == "inputs"
+    assert trials["standardize"].label == "standardize inputs"
+    assert all(min(t.losses) >= 0 for t in report.trials)  # a cross-entropy is never negative
+    assert "standardize" in report.cures
+    # A loss that hardly moves is stable, not cured.
+    assert trials["lower_lr"].slow and "lower_lr" not in report.cures
+    assert "Stable but slow" in report.verdict()
+
+
+@pytest.mark.parametrize("y,outputs,regression", [
+    (np.array([[0.0], [1.0], [1.0]]), 1, False),            # 0/1 labels
+    (np.eye(3), 3, False),                                   # one-hot rows
+    (np.array([0.0, 2.0, 1.0]), 3, False),                   # class indices
+    (np.array([[0.2, 0.8], [0.5, 0.5], [1.0, 0.0]]), 2, False),  # probability rows
+    (np.array([0, 1, 2]), 1, False),                         # integer labels
+    (np.array([[25.0], [151.0], [346.0]]), 1, True),         # diabetes-like values
+    (np.array([0.5, -1.0, 2.0]), 1, True),
+])
+def test_which_targets_are_standardized(y, outputs, regression):
+    assert diagnose_module._regression_targets(y, outputs) is regression
+
+
+def test_lambda_max_with_confident_outputs_and_an_unknown_loss():
+    class WeightedBCE:
+        def value(self, p, y):
+            return float(-np.mean(2 * y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+        def derivative(self, p, y):
+            return -(2 * y / p - (1 - y) / (1 - p)) / p.size
+
+    X = np.linspace(-1.0, 1.0, 12).reshape(-1, 1)
+    net = manual.NeuralNetwork(1, [1], [manual.Sigmoid()], WeightedBCE(), learning_rate=0.1,
+                               W_init=[np.array([[-5.0], [40.0]])])  # p down to 3e-20
+    report = diagnose(net, X, (X > 0.125).astype(float), epochs=10, try_cures=False)
+    assert np.isfinite(report.loss_at_init) and np.isfinite(report.lambda_max)
+    assert report.backprop.ok, str(report.backprop)
+    assert "could not be estimated" not in str(report)
 
 
 # --- the curvature -----------------------------------------------------------------------------
@@ -284,10 +345,12 @@ def test_demo_as_the_cli_calls_it_and_doctests():
 # --- the example -------------------------------------------------------------------------------
 
 
-def test_the_story_is_told(tmp_path):
+def test_the_story_is_told(tmp_path, capsys):
     from tinygrad_mlp import story
 
-    result = story.run(tmp_path, quiet=True)
+    result = story.run(tmp_path)
+    told = " ".join(capsys.readouterr().out.split())
+    assert "does not show its loss class" in told and "PostedMSE) is a reconstruction" in told
     assert result["first_inf_epoch"] is not None and result["first_nan_epoch"] is not None
     assert result["report"].blew_up
     assert result["side_by_side"].agree(rtol=1e-12)

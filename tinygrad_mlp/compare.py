@@ -36,9 +36,12 @@ How the references are computed
   activation is differentiated by central finite differences of its own ``.value``, which
   assumes it acts **elementwise** (each output depends only on the input at the same place).
 * The loss is differentiated by the engine when one of the standard formulas (mean or sum of
-  squared errors, binary or categorical cross-entropy) reproduces your ``loss.value``;
-  otherwise by central finite differences of ``loss.value`` (one pair of calls per element
-  of ``ŷ``).
+  squared errors, binary or categorical cross-entropy, clipped or not) reproduces your
+  ``loss.value``; otherwise by finite differences of ``loss.value`` (one pair of calls per
+  element of ``ŷ``, so beyond 256 elements at a seeded random sample of 256). Where the
+  reference has no slope of its own (a cross-entropy's clip is active, the element is not
+  in the sample) your ``loss.derivative`` is taken as given, and the table says how many
+  elements were checked.
 
 >>> import numpy as np
 >>> from tinygrad_mlp import manual
@@ -51,6 +54,7 @@ True
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 import re
 import textwrap
@@ -567,11 +571,21 @@ def _one_hot(y: Any, yhat: np.ndarray) -> np.ndarray | None:
     return None
 
 
-_PROB_EPS = 1e-12
+# Where a cross-entropy may clip p to [eps, 1 - eps]: ours first, then no clip at all and
+# the usual library choices. Like every formula, each is accepted only if it reproduces
+# loss.value.
+_PROB_CLIPS = (1e-12, 0.0, 1e-7, 1e-15)
+# A finite-difference dL/dŷ costs two calls of loss.value on the whole batch per entry of
+# ŷ; beyond this many entries a seeded random sample of this size is differentiated.
+_FD_SAMPLE = 256
 
 
-def _loss_candidates(keys: list[str]) -> list[tuple[str, Callable]]:
-    """Engine formulas that might be this loss, most likely first (each is validated)."""
+def _loss_candidates(keys: list[str]) -> list[tuple[str, Callable, float | None]]:
+    """Engine formulas that might be this loss, most likely first: ``(label, formula, clip)``.
+
+    ``clip`` is the ``eps`` of a cross-entropy that clips ``p`` to ``[eps, 1 - eps]`` (None
+    for the squared errors). The loss's name only decides the order: each is validated.
+    """
 
     def squared(reduce: str, half: bool) -> Callable:
         def f(yhat: Tensor, y: Any) -> Tensor | None:
@@ -584,19 +598,21 @@ def _loss_candidates(keys: list[str]) -> list[tuple[str, Callable]]:
 
         return f
 
-    def bce(yhat: Tensor, y: Any) -> Tensor | None:
-        Y = _target_like(y, yhat.data)
-        if Y is None:
-            return None
-        p = yhat.clip(_PROB_EPS, 1.0 - _PROB_EPS)
-        return -(Tensor(Y) * p.log() + (1.0 - Tensor(Y)) * (1.0 - p).log()).mean()
+    def cross_entropy(binary: bool, eps: float) -> Callable:
+        def f(yhat: Tensor, y: Any) -> Tensor | None:
+            Y = _target_like(y, yhat.data) if binary else _one_hot(y, yhat.data)
+            if Y is None:
+                return None
+            p = yhat.clip(eps, 1.0 - eps) if eps else yhat
+            if binary:
+                return -(Tensor(Y) * p.log() + (1.0 - Tensor(Y)) * (1.0 - p).log()).mean()
+            return -(Tensor(Y) * p.log()).sum() / yhat.shape[0]
 
-    def cross_entropy(yhat: Tensor, y: Any) -> Tensor | None:
-        Y = _one_hot(y, yhat.data)
-        if Y is None:
-            return None
-        p = yhat.clip(_PROB_EPS, 1.0 - _PROB_EPS)
-        return -(Tensor(Y) * p.log()).sum() / yhat.shape[0]
+        return f
+
+    def clipped(name: str, binary: bool) -> list[tuple[str, Callable, float | None]]:
+        return [(f"{name} ({f'p clipped to [{eps:g}, 1 - {eps:g}]' if eps else 'unclipped'})",
+                 cross_entropy(binary, eps), eps) for eps in _PROB_CLIPS]
 
     named = {
         "mse": "mean of squared errors", "meansquarederror": "mean of squared errors",
@@ -605,60 +621,113 @@ def _loss_candidates(keys: list[str]) -> list[tuple[str, Callable]]:
         "crossentropy": "cross-entropy", "categoricalcrossentropy": "cross-entropy",
         "crossentropyloss": "cross-entropy",
     }
-    formulas = {
-        "mean of squared errors": squared("mean", False),
-        "sum of squared errors": squared("sum", False),
-        "half mean of squared errors": squared("mean", True),
-        "half sum of squared errors": squared("sum", True),
-        "binary cross-entropy": bce,
-        "cross-entropy": cross_entropy,
+    families: dict[str, list[tuple[str, Callable, float | None]]] = {
+        "mean of squared errors": [("mean of squared errors", squared("mean", False), None)],
+        "sum of squared errors": [("sum of squared errors", squared("sum", False), None)],
+        "half mean of squared errors": [
+            ("half mean of squared errors", squared("mean", True), None)],
+        "half sum of squared errors": [("half sum of squared errors", squared("sum", True), None)],
+        "binary cross-entropy": clipped("binary cross-entropy", True),
+        "cross-entropy": clipped("cross-entropy", False),
     }
-    order = [named[k] for k in keys if k in named]
-    order += [
-        "mean of squared errors", "sum of squared errors", "half mean of squared errors",
-        "half sum of squared errors",
-    ]
-    seen: list[str] = []
-    for label in order:
-        if label not in seen:
-            seen.append(label)
-    return [(label, formulas[label]) for label in seen]
+    order = dict.fromkeys([named[k] for k in keys if k in named] + list(families))
+    return [candidate for family in order for candidate in families[family]]
 
 
-def _fd_loss_gradient(value: Callable[[np.ndarray], float], yhat: np.ndarray) -> np.ndarray:
-    """Central differences of a black-box scalar loss: two calls per element of ``yhat``.
+def _fd_slope(f: Callable[[float], float], x: float) -> float:
+    """The slope of a scalar function at ``x``, or NaN when no difference can be trusted.
 
-    Nothing is known about the loss, so each element is perturbed on its own; the array is
+    Central differences while both steps stay where ``f`` is finite. Next to the edge of
+    its domain (a probability within a step of 0 or 1, where a log turns NaN), a step that
+    stays inside: one-sided second-order differences, or central ones with the step scaled
+    to the distance from 0 or 1. Those are accepted only when a step four times smaller
+    agrees: next to a singularity (``log p`` at a tiny ``p``) a one-sided step is far off.
+    """
+
+    def central(h: float) -> float:
+        up, down = x + h, x - h
+        return (f(up) - f(down)) / (up - down)
+
+    def one_sided(h: float) -> float:
+        s = 1.0 if np.isfinite(f(x + 2 * h)) else -1.0
+        return s * (4 * f(x + s * h) - 3 * f(x) - f(x + 2 * s * h)) / (2 * h)
+
+    with np.errstate(all="ignore"):
+        h = _FD_STEP * max(1.0, abs(x))
+        slope = central(h)
+        if np.isfinite(slope):
+            return slope
+        edge = _FD_STEP * min(abs(x), abs(1.0 - x))
+        for scheme, step in ((one_sided, h), (central, edge)):
+            if step > 0:
+                coarse, fine = scheme(step), scheme(step / 4)
+                if np.isfinite(fine) and abs(coarse - fine) <= 1e-6 * abs(fine):
+                    return fine
+    return float("nan")
+
+
+def _fd_loss_gradient(value: Callable[[np.ndarray], float], yhat: np.ndarray,
+                      entries: np.ndarray) -> np.ndarray:
+    """Differences of a black-box scalar loss at the flat ``entries`` of ``yhat``.
+
+    Nothing is known about the loss, so each entry is perturbed on its own; the array is
     changed in place and restored, so no copies are made per call.
     """
     x = np.array(yhat, dtype=np.float64, copy=True)
     flat = x.reshape(-1)
-    g = np.empty_like(flat)
-    for i in range(flat.size):
+
+    def at(i: int, t: float) -> float:
+        flat[i] = t
+        return float(value(x))
+
+    out = np.empty(len(entries))
+    for j, i in enumerate(entries):
         orig = flat[i]
-        h = _FD_STEP * max(1.0, abs(orig))
-        flat[i] = orig + h
-        up_x = flat[i]
-        up = float(value(x))
-        flat[i] = orig - h
-        down_x = flat[i]
-        down = float(value(x))
+        out[j] = _fd_slope(lambda t, i=i: at(i, t), orig)
         flat[i] = orig
-        g[i] = (up - down) / (up_x - down_x)
-    return g.reshape(yhat.shape)
+    return out
+
+
+def _given_derivative(loss: Any, yhat: np.ndarray, y: Any, gradient: np.ndarray,
+                      checked: np.ndarray) -> np.ndarray:
+    """Your ``loss.derivative``, for the entries the reference has no slope of its own at.
+
+    Divided by the constant factor it has on the checked entries (so a missing ``1/n``
+    stays one clean factor through the later stages); 0 where it is not finite or fails.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            user = _as_array(_copy_or_same(loss).derivative(yhat.copy(), y))
+    except Exception:
+        user = None
+    if user is None or user.shape != gradient.shape:
+        return np.zeros_like(gradient)
+    factor = _compare(user[checked], gradient[checked], 1e-6, 0.0).factor
+    with np.errstate(all="ignore"):
+        user = user / (factor or 1.0)
+    return np.where(np.isfinite(user), user, 0.0)
 
 
 class _LossRef:
-    """The reference for ``dL/dŷ``: an engine formula that reproduces ``loss.value``, or FD."""
+    """The reference for ``dL/dŷ``: the gradient of an engine formula that reproduces
+    ``loss.value``, or finite differences of ``loss.value`` itself.
+
+    ``checked`` marks the entries of ŷ where the reference has a slope of its own. It has
+    none where a cross-entropy's clip is active (the slope there is a convention: 0 for a
+    clipped loss, the log's for an unclipped one), outside the random sample of a
+    finite-difference reference, and where no difference can be trusted. There your
+    ``loss.derivative`` is taken as given (see :func:`_given_derivative`): the loss row
+    compares only the checked entries, and the later stages get inputs consistent with it.
+    """
 
     def __init__(self, loss: Any, yhat: np.ndarray, y: Any) -> None:
-        self.loss = loss
         self.value = float(loss.value(yhat.copy(), y))
         self.formula: Callable | None = None
-        self.label = ""
-        for label, formula in _loss_candidates(_key(loss)):
+        clip = None
+        for label, formula, eps in _loss_candidates(_key(loss)):
             try:
-                candidate = formula(Tensor(yhat.copy()), y)
+                with np.errstate(all="ignore"):
+                    candidate = formula(Tensor(yhat.copy()), y)
             except (ValueError, TypeError, IndexError):
                 candidate = None
             if candidate is None:
@@ -666,24 +735,45 @@ class _LossRef:
             c = float(candidate.item())
             tolerance = _SAME_VALUE_RTOL * max(1.0, abs(self.value))
             if np.isfinite(c) and abs(c - self.value) <= tolerance:
-                self.formula, self.label = formula, label
+                self.formula, self.label, clip = formula, label, eps
                 break
-        self.fd_gradient: np.ndarray | None = None
-        if self.formula is None:
-            self.fd_gradient = _fd_loss_gradient(lambda a: loss.value(a, y), yhat)
+        if self.formula is not None:
+            Yhat = Tensor(yhat.copy(), requires_grad=True)
+            with np.errstate(all="ignore"):
+                (g,) = _grad(self.formula(Yhat, y), Yhat)
+            gradient = g.numpy().copy()
+            checked = np.isfinite(gradient)
+            if clip:
+                checked &= (yhat >= clip) & (yhat <= 1.0 - clip)
+            why = "the clip is active there"
+        else:
+            entries = np.arange(yhat.size)
+            if yhat.size > _FD_SAMPLE:
+                entries = np.sort(np.random.default_rng(0).choice(yhat.size, _FD_SAMPLE,
+                                                                  replace=False))
+            gradient = np.zeros(yhat.shape)
+            gradient.flat[entries] = _fd_loss_gradient(lambda a: loss.value(a, y), yhat, entries)
+            checked = np.zeros(yhat.shape, dtype=bool)
+            checked.flat[entries] = np.isfinite(gradient.flat[entries])
             self.label = f"{type(loss).__name__}.value by finite differences"
-        self.y = y
+            why = "; ".join(
+                (["not in a seeded random sample"] if entries.size < yhat.size else [])
+                + (["no difference could be trusted"] if checked.sum() < entries.size else []))
+        self.checked = checked
+        self.gradient = gradient
+        if not checked.all():
+            self.gradient = np.where(checked, gradient,
+                                     _given_derivative(loss, yhat, y, gradient, checked))
+            self.label += (f", checked at {int(checked.sum())} of {checked.size} entries of ŷ, "
+                           f"your loss.derivative taken as given at the rest ({why})")
 
     @property
     def uses_fd(self) -> bool:
         return self.formula is None
 
     def build(self, yhat: Tensor) -> Tensor:
-        if self.formula is not None:
-            return self.formula(yhat, self.y)
-        # Value exactly the user's, gradient exactly the finite difference.
-        assert self.fd_gradient is not None
-        return Tensor(np.asarray(self.value)) + ((yhat - yhat.detach()) * self.fd_gradient).sum()
+        """Value exactly the user's, gradient exactly :attr:`gradient`."""
+        return Tensor(np.asarray(self.value)) + ((yhat - yhat.detach()) * self.gradient).sum()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -974,7 +1064,13 @@ class _Checker:
             self.rows.append(_error_row(loc, _exception_text(exc)))
             self.find(loc, "exception", f"loss.derivative raised {_exception_text(exc)}.")
             return
-        cmp = self.add(loc, user, self.ref.dL_dyhat)
+        checked = self.ref.loss_ref.checked
+        u = _as_array(user)
+        if u is not None and u.shape == checked.shape and not checked.all():
+            cmp = self.add(loc, u[checked], self.ref.dL_dyhat[checked])
+            self.rows[-1].verdict += f" ({int(checked.sum())} of {checked.size} entries)"
+        else:
+            cmp = self.add(loc, user, self.ref.dL_dyhat)
         if cmp.ok:
             return
         what = "loss.derivative(ŷ, y)"
@@ -1044,6 +1140,11 @@ class _Checker:
             text = _exception_text(exc)
             self.rows.append(_error_row(loc0, text))
             shape = _looks_like_shape_error(exc)
+            whole = _whole_weight_line(twin.backward_pass) if shape else None
+            if whole is not None:
+                self.find(loc0, "bias_row_in_backward", _CAUSES["bias_row_in_backward"].format(
+                    what=f"backward_pass raised {text}.", where=whole))
+                return
             hint = _TRANSPOSE_HINT + _untransposed_line(exc) if shape else ""
             self.find(loc0, "shape" if shape else "exception",
                       f"backward_pass raised {text}. {hint}".strip())
@@ -1057,6 +1158,11 @@ class _Checker:
         for i in range(self.L - 1, -1, -1):
             loc = Location("backward", i, "delta")
             results[i] = self.add(loc, deltas[i], self.ref.deltas[i])
+        if self.L > 1 and not all(r.ok for r in results.values()) and all(
+                self.matches(d, np.asarray, r) for d, r in zip(deltas[::-1], self.ref.deltas)):
+            self.find(Location("backward", self.L - 1, "delta"), "deltas_reversed",
+                      _CAUSES["deltas_reversed"].format(last=self.L - 1))
+            return
         # Judge each layer by its own rule, given the delta above it as the user computed it:
         # a layer that follows correctly from a wrong delta only inherits the error.
         for i in range(self.L - 1, -1, -1):
@@ -1094,7 +1200,8 @@ class _Checker:
         if _is_shape(cmp):
             u = _as_array(user)
             if u is not None and u.shape == (self.n, self.ref.A[i].shape[1] + 1):
-                self.find(loc, "bias_row_in_backward", _CAUSES["bias_row_in_backward"].format(i=i))
+                self.find(loc, "bias_row_in_backward", _CAUSES["bias_row_in_backward"].format(
+                    what=f"deltas[{i}] have one column too many.", where=f"W[{i + 1}]"))
             else:
                 self.find(loc, "shape", f"deltas[{i}] has {cmp.error}. " + _TRANSPOSE_HINT)
             return
@@ -1232,12 +1339,17 @@ class _Checker:
         bad = [name for name, a in pieces if not np.all(np.isfinite(a))]
         if not bad:
             return True
+        if np.isfinite(ref.loss_value):
+            why = ("Your loss value is finite: the reference itself overflowed between "
+                   "these weights and the loss (very large weights or inputs), which says "
+                   "nothing against your code.")
+        else:
+            why = ("Typical causes: an output exactly 0 or 1 fed to a log (a saturated "
+                   "sigmoid without clipping), or values that overflowed.")
         self.find(Location("loss", None, "value"), "non_finite_reference",
                   f"At these weights {', '.join(bad)} already hold inf or NaN (loss = "
                   f"{ref.loss_value}), so there is nothing finite to compare the backward "
-                  "stages with. Typical causes: an output exactly 0 or 1 fed to a log "
-                  "(a saturated sigmoid without clipping), or values that overflowed. "
-                  "tinygrad_mlp.diagnose shows where they come from.")
+                  f"stages with. {why} tinygrad_mlp.diagnose shows where they come from.")
         self.rows.append(_error_row(Location("loss", None, "value"),
                                     f"loss = {ref.loss_value} at these weights"))
         return False
@@ -1302,6 +1414,19 @@ def _untransposed_line(exc: BaseException) -> str:
             return (f" The failing line uses W[...][1:] without .T ({frame.name}, line "
                     f"{frame.lineno}): that is the transposed weight.")
     return ""
+
+
+def _whole_weight_line(method: Callable) -> str | None:
+    """The line of ``method`` that uses ``W[...].T`` (bias row included), if there is one."""
+    try:
+        lines, start = inspect.getsourcelines(method)
+    except (OSError, TypeError):
+        return None
+    for k, line in enumerate(lines):
+        code = line.split("#")[0]
+        if re.search(r"W\[[^\]]*\]\.T\b", code):
+            return f"line {start + k}: {code.strip()}"
+    return None
 
 
 def _looks_like_shape_error(exc: BaseException) -> bool:
@@ -1371,9 +1496,14 @@ _CAUSES = {
         "s * (g - sum(g * s)) with g = dL/dZ (or use the activation's backward)."
     ),
     "bias_row_in_backward": (
-        "deltas[{i}] have one column too many: going down a layer used all of W[{i}+1] "
-        "(bias row included). The bias row does not depend on the layer below: use "
+        "{what} Going down a layer used all of W[i + 1], bias row included ({where}), which "
+        "gives one column too many. The bias row does not depend on the layer below: use "
         "W[i + 1][1:].T."
+    ),
+    "deltas_reversed": (
+        "backward_pass returns the right deltas in the wrong order: deltas[i] holds the delta "
+        "of layer {last} - i. A list built from the output layer down with append must be "
+        "reversed (deltas[::-1]) before it is returned; deltas[0] belongs to the first layer."
     ),
 }
 

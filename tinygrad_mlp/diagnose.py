@@ -18,7 +18,9 @@ while it watches every stage of every epoch. Its report says:
   ``<g, v>``);
 * which of the usual cures (fix the bias column, average the gradient, standardize inputs
   and targets, a smaller learning rate, gradient clipping) actually cure the run, each tried
-  from the same initial weights.
+  from the same initial weights. Targets are standardized only when they are values (class
+  labels stay labels), and a cure must leave a finite, valid loss that at least halved; one
+  that stays stable but falls by less is called slow.
 
 The posted network of the question that started this project is :func:`posted_setup`; run
 ``print(demo())`` for its diagnosis.
@@ -285,7 +287,8 @@ class CureTrial:
     ``key`` is short (``"average"``, ``"standardize"``, ``"average+standardize"``, ...),
     ``change`` says in words what was changed, ``lr_times_lambda_max`` is the step-size
     number at the start (None when not meaningful), ``cured`` is True when the loss stayed
-    finite and ended lower than it started, still going down.
+    finite and valid (never negative for a loss that cannot be), at least halved and was still
+    going down at the end; ``slow`` when it did all that but fell by less than half.
 
     >>> CureTrial("clip", "clip", "clip at 1", None, None, 1.0, 0.5, True, []).cured
     True
@@ -300,6 +303,7 @@ class CureTrial:
     final_loss: float
     cured: bool
     losses: list[float]
+    slow: bool = False
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
@@ -329,7 +333,8 @@ class DiagnosisReport:
     ``lambda_max_loss`` (of the printed ``loss.value``), ``update_scale`` (the update is
     that many times the gradient of the printed loss), ``lr_times_lambda_max``,
     ``max_stable_lr`` (``2 / lambda_max``), ``losses`` and per-epoch ``history``, ``units``,
-    ``scales``, ``trials`` and ``cures`` (keys of the trials that cured the run),
+    ``scales``, ``standardized_what`` (``"inputs and targets"``, or ``"inputs"`` when the
+    targets are class labels), ``trials`` and ``cures`` (keys of the trials that cured the run),
     ``backprop`` (a :class:`~tinygrad_mlp.compare.BackpropReport`, hand-written networks
     only) and ``anomaly`` (the engine's :class:`~tinygrad_mlp.AnomalyError` for the first
     non-finite operation, for ``tinygrad_mlp.viz.draw_anomaly``).
@@ -354,6 +359,7 @@ class DiagnosisReport:
     n_samples: int
     hessian_method: str
     lambda_max_standardized: float | None = None
+    standardized_what: str = "inputs and targets"
     late_check: dict[str, float] | None = None
     trials: list[CureTrial] = field(default_factory=list)
     backprop: compare.BackpropReport | None = None
@@ -457,8 +463,7 @@ class DiagnosisReport:
                          f"and the loss goes from {_fmt(self.losses[0])} to "
                          f"{_fmt(self.losses[-1])}.")
         if not np.isfinite(lrl):
-            lines.append("λmax could not be estimated: the loss is not finite at the initial "
-                         "weights.")
+            lines.append(f"λmax could not be estimated: {self._why_no_lambda()}.")
         elif lrl > 2:
             lines.append(
                 f"The steps are too large for the curvature of the loss: lr · λmax = "
@@ -478,7 +483,7 @@ class DiagnosisReport:
                 ratio = self.lambda_max_loss / self.lambda_max_standardized
                 causes.append(
                     f"the raw feature scales make λmax {_fmt(ratio)} times larger than on "
-                    "standardized inputs and targets"
+                    f"standardized {self.standardized_what}"
                 )
             if causes:
                 lines.append("Where that comes from: " + "; ".join(causes) + ".")
@@ -490,13 +495,22 @@ class DiagnosisReport:
                          "units and the backprop check below.")
         else:
             lines.append(f"lr · λmax = {_fmt(lrl)} is below the stability limit 2.")
-        cured = [t for t in self.trials if t.cured]
+        cured = [t.label for t in self.trials if t.cured]
+        slow = [t.label for t in self.trials if t.slow]
         if self.trials:
             if cured:
-                lines.append("Cured by: " + "; ".join(t.label for t in cured) + ".")
+                lines.append("Cured by: " + "; ".join(cured) + ".")
             else:
                 lines.append("None of the candidate fixes cured it on its own (see the table).")
+            if slow:
+                lines.append("Stable but slow (the loss fell by less than half): "
+                             + "; ".join(slow) + ".")
         return "\n".join(_wrap(line, "", width) for line in lines)
+
+    def _why_no_lambda(self) -> str:
+        if not np.isfinite(self.loss_at_init):
+            return "the loss is not finite at the initial weights"
+        return "the Hessian-vector products were not finite"
 
     def __str__(self) -> str:
         out = [self.title, "=" * min(len(self.title), 96), "", self.verdict(), ""]
@@ -599,7 +613,7 @@ class DiagnosisReport:
                              "data are repeated), so its curvature grows with n."))
         lrl = self.lr_times_lambda_max
         if not np.isfinite(lrl):
-            out.append("  lr · λmax cannot be computed where the loss is not finite.")
+            out.append(f"  lr · λmax cannot be computed: {self._why_no_lambda()}.")
             return [*out, ""]
         verdict = "UNSTABLE" if lrl > 2 else "stable"
         out.append(f"  lr · λmax = {_fmt(self.learning_rate)} × {_fmt(self.lambda_max, 3)} = "
@@ -607,9 +621,13 @@ class DiagnosisReport:
         out.append(f"  largest stable learning rate 2/λmax = {_fmt(self.max_stable_lr, 3)}")
         if self.lambda_max_standardized is not None:
             std_lrl = self.learning_rate * self.update_scale * self.lambda_max_standardized
+            steps = ", and lr · λmax"
+            if abs(self.update_scale - 1) > 1e-6:
+                scale = _fmt(self.update_scale, 4)
+                steps = f"; with the update's factor {scale}, lr · {scale} · λmax"
             out.append(_wrap(
-                f"On standardized inputs and targets (same weights) the printed loss has "
-                f"λmax = {_fmt(self.lambda_max_standardized, 3)}, and lr · λmax would be "
+                f"On standardized {self.standardized_what} (same weights) the printed loss "
+                f"has λmax = {_fmt(self.lambda_max_standardized, 3)}{steps} would be "
                 f"{_fmt(std_lrl, 3)}."))
         late = self.late_check
         if late:
@@ -717,8 +735,8 @@ class DiagnosisReport:
             losses = f"{_fmt(t.initial_loss)} -> {_fmt(t.final_loss)}"
             lrl = t.lr_times_lambda_max
             lrl_text = _fmt(lrl) if lrl is not None and np.isfinite(lrl) else "-"
-            out.append(f"  {t.label[:34]:<34}{lrl_text:>9}  {bad:<14}"
-                       f"{losses:>24}  {'YES' if t.cured else 'no'}")
+            verdict = "YES" if t.cured else "slow" if t.slow else "no"
+            out.append(f"  {t.label[:34]:<34}{lrl_text:>9}  {bad:<14}{losses:>24}  {verdict}")
         out.append("  What each fix changed:")
         for t in self.trials:
             out.append(_wrap(f"- {t.label}: {t.change}", "    "))
@@ -1012,7 +1030,8 @@ class _ManualRunner:
                         hist["constant"][epoch, i], hist["units"][epoch, i] = _constant_units(
                             Z_vals[i])
                 if all(np.all(np.isnan(np.asarray(w, dtype=np.float64))) for w in twin.W):
-                    stopped = (f"Stopped after epoch {epoch}: every weight is NaN, so "
+                    stopped = (f"Stopped after epoch {epoch}: its update made every weight NaN "
+                               "(the table shows each epoch's weights before its update), so "
                                "everything after would be NaN too.")
                     break
         E = len(losses)
@@ -1234,6 +1253,10 @@ class _ModelRunner:
         self.linear_at = [k for k, m in enumerate(self.steps) if isinstance(m, nn.Linear)]
         self.L = max(1, len(self.linear_at))
 
+    @property
+    def outputs(self) -> int:
+        return self.steps[self.linear_at[-1]].out_features if self.linear_at else 1
+
     def labels(self) -> list[str]:
         labels = []
         for i, k in enumerate(self.linear_at):
@@ -1272,8 +1295,7 @@ class _ModelRunner:
 
     def target(self, y: Any, n: int) -> Any:
         y_arr = np.asarray(y)
-        out_features = self.steps[self.linear_at[-1]].out_features if self.linear_at else 1
-        if (y_arr.dtype.kind == "f" and y_arr.ndim == 1 and out_features == 1
+        if (y_arr.dtype.kind == "f" and y_arr.ndim == 1 and self.outputs == 1
                 and isinstance(self.loss, (self.nn.MSELoss, self.nn.BCELoss))):
             y_arr = y_arr.reshape(n, 1)
         return Tensor(y_arr.astype(np.float64)) if y_arr.dtype.kind == "f" else y_arr
@@ -1343,7 +1365,8 @@ class _ModelRunner:
                 if record:
                     self._record(hist, epoch, A_vals, Z_vals, model, state, lr)
                 if all(np.all(np.isnan(p.numpy())) for p in params):
-                    stopped = f"Stopped after epoch {epoch}: every parameter is NaN."
+                    stopped = (f"Stopped after epoch {epoch}: its update made every "
+                               "parameter NaN (the table shows the weights before it).")
                     break
         E = len(losses)
         return _Run(losses, {k: v[:E] for k, v in hist.items()}, events, replays, stopped)
@@ -1414,16 +1437,37 @@ def _is_manual(obj: Any) -> bool:
                                                 "update_weights"))
 
 
-def _standardize(X: np.ndarray, y: Any) -> tuple[np.ndarray, Any]:
+def _regression_targets(y: Any, outputs: int) -> bool:
+    """Are these targets values to regress on, rather than class labels?
+
+    Labels are integer arrays, 0/1 labels (binary or one-hot), class indices ``0..k-1`` for
+    a network of ``k > 1`` outputs, and rows of class probabilities. Standardized, they
+    would stop being labels: a cross-entropy of a standardized 0/1 target can go negative.
+
+    >>> _regression_targets(np.array([[0.0], [1.0]]), 1), _regression_targets([[25.0], [346.0]], 1)
+    (False, True)
+    """
+    y = np.asarray(y)
+    if y.dtype.kind != "f" or y.size == 0 or np.all((y == 0) | (y == 1)):
+        return False
+    if outputs > 1 and y.ndim == 1:
+        return not np.all((y == np.round(y)) & (y >= 0) & (y < outputs))
+    rows = y.reshape(y.shape[0], -1)
+    return not (rows.shape[1] > 1 and np.all((rows >= 0) & (rows <= 1))
+                and np.allclose(rows.sum(axis=1), 1.0))
+
+
+def _standardize(X: np.ndarray, y: Any, outputs: int) -> tuple[np.ndarray, Any, str]:
+    """Standardized inputs, and targets when they are values rather than class labels;
+    with the words for what was standardized."""
     from .data import Standardize
 
     Xs = Standardize().fit_transform(X)
-    y_arr = np.asarray(y)
-    if y_arr.dtype.kind != "f":
-        return Xs, y  # class labels stay labels
-    shape = y_arr.shape
-    ys = Standardize().fit_transform(y_arr.reshape(shape[0], -1)).reshape(shape)
-    return Xs, ys
+    if not _regression_targets(y, outputs):
+        return Xs, y, "inputs"
+    shape = np.shape(y)
+    ys = Standardize().fit_transform(np.reshape(y, (shape[0], -1))).reshape(shape)
+    return Xs, ys, "inputs and targets"
 
 
 def _loss_is_sum(loss: Any, yhat: np.ndarray, y: Any) -> bool:
@@ -1462,12 +1506,23 @@ def _update_scale(report: compare.BackpropReport) -> tuple[float, str | None]:
     return scale, note
 
 
-def _is_cured(losses: list[float], epochs: int) -> bool:
+def _outcome(losses: list[float], epochs: int, nonnegative: bool) -> str:
+    """``"cured"``: all epochs ran, the loss stayed finite and valid (never negative for a
+    loss that cannot be), still went down at the end and at least halved. ``"slow"``: all of
+    that but less than halved. ``"no"`` otherwise.
+
+    >>> _outcome([4.4e4, 3.5e4, 2.9e4], 3, True), _outcome([0.7, 0.1, -0.1], 3, True)
+    ('slow', 'no')
+    """
     if len(losses) < epochs or not np.all(np.isfinite(losses)):
-        return False
+        return "no"
+    if nonnegative and min(losses) < 0:
+        return "no"  # not a value this loss can take: the "fix" changed the problem
     start, end = losses[0], losses[-1]
     late = losses[int(0.9 * (len(losses) - 1))]
-    return bool(end < 0.99 * start and end <= late * (1 + 1e-9))
+    if not (end < start and end <= late * (1 + 1e-9)):
+        return "no"
+    return "cured" if end <= 0.5 * start else "slow"
 
 
 def diagnose(
@@ -1537,9 +1592,11 @@ def _candidate_fixes(report: DiagnosisReport, bias_broken: bool, clip_norm: floa
         fixes.append(_Fix("average", f"average the gradient (/{_fmt(avg)})",
                           f"{what} divided by {_fmt(avg)}, so each step is the gradient of the "
                           "per-sample mean loss", average=avg))
-    fixes.append(_Fix("standardize", "standardize inputs and targets",
-                      "X -> (X - mean) / std per feature and y likewise (statistics of this data);"
-                      " same initial weights", standardize=True))
+    what = report.standardized_what
+    y_too = "y likewise" if what == "inputs and targets" else "y (class labels) kept as it is"
+    fixes.append(_Fix("standardize", f"standardize {what}",
+                      f"X -> (X - mean) / std per feature, {y_too} (statistics of this data); "
+                      "same initial weights", standardize=True))
     if can_average:
         fixes.append(_Fix("average+standardize", "average + standardize",
                           "both of the above together", average=avg, standardize=True))
@@ -1554,13 +1611,13 @@ def _candidate_fixes(report: DiagnosisReport, bias_broken: bool, clip_norm: floa
                       clip=clip_norm))
     if bias_broken and can_average:
         fixes.append(_Fix("bias+average+standardize", "all code fixes + standardize",
-                          "bias column fixed, gradient averaged, inputs and targets standardized",
+                          f"bias column fixed, gradient averaged, {what} standardized",
                           fix_update=True, average=avg, standardize=True))
     return fixes
 
 
 def _run_trials(report: DiagnosisReport, runner: Any, fixes: list[_Fix], X: np.ndarray, y: Any,
-                epochs: int, data_std: tuple[np.ndarray, Any]) -> None:
+                epochs: int, data_std: tuple[np.ndarray, Any], nonnegative: bool) -> None:
     for fix in fixes:
         Xf, yf = data_std if fix.standardize else (X, y)
         run = runner.run(Xf, yf, epochs, fix, record=False)
@@ -1575,10 +1632,11 @@ def _run_trials(report: DiagnosisReport, runner: Any, fixes: list[_Fix], X: np.n
             lrl = lr * scale * lam_data
         first = run.events[0].epoch if run.events else None
         losses = run.losses
+        outcome = _outcome(losses, epochs, nonnegative)
         report.trials.append(CureTrial(
             fix.key, fix.label, fix.change, lrl, first,
             losses[0] if losses else math.nan, losses[-1] if losses else math.nan,
-            _is_cured(losses, epochs), losses))
+            outcome == "cured", losses, slow=outcome == "slow"))
 
 
 def _late_check(report: DiagnosisReport, lam_at: Callable[[int], float | None]) -> None:
@@ -1614,7 +1672,7 @@ def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | N
         notes.append(scale_note)
     engine = _EngineLoss(net, runner.W0, X, y)
     lam_loss, method = engine.lambda_max(runner.W0, X, y, iterations, seed)
-    Xs, ys = _standardize(X, y)
+    Xs, ys, standardized = _standardize(X, y, runner.W0[-1].shape[1])
     lam_std, _ = engine.lambda_max(runner.W0, Xs, ys, iterations, seed)
     ref = compare._reference(net, runner.W0, X, y)
     units = _unit_health(ref.acts, ref.Z)
@@ -1634,7 +1692,7 @@ def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | N
         lambda_max_loss=lam_loss, update_scale=scale,
         loss_is_sum=_loss_is_sum(net.loss, ref.Z[-1], y), n_samples=X.shape[0],
         hessian_method=method, lambda_max_standardized=lam_std, backprop=backprop,
-        notes=notes, stopped=run.stopped,
+        standardized_what=standardized, notes=notes, stopped=run.stopped,
     )
     if run.replays and engine.exact:
         report.anomaly = _manual_anomaly(engine, run, X, y)
@@ -1653,7 +1711,8 @@ def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | N
         bias_broken = any(r.location.stage == "update" and r.counted and not r.ok
                           for r in backprop.rows)
         fixes = _candidate_fixes(report, bias_broken, clip_norm, runner.lr)
-        _run_trials(report, runner, fixes, X, y, epochs, (Xs, ys))
+        # Every formula the engine recognises (squared errors, cross-entropies) is >= 0.
+        _run_trials(report, runner, fixes, X, y, epochs, (Xs, ys), engine.formula is not None)
     return report
 
 
@@ -1716,7 +1775,7 @@ def _diagnose_model(model: Any, X: np.ndarray, y: Any, epochs: int, lr: float | 
     if loss is None:
         notes.append("no loss given for the model: nn.MSELoss() was used")
     lam_loss, method = runner.lambda_max(runner.params0, X, y, iterations, seed)
-    Xs, ys = _standardize(X, y)
+    Xs, ys, standardized = _standardize(X, y, runner.outputs)
     lam_std, _ = runner.lambda_max(runner.params0, Xs, ys, iterations, seed)
     with np.errstate(all="ignore"):
         start = runner.fresh(runner.params0)
@@ -1741,13 +1800,13 @@ def _diagnose_model(model: Any, X: np.ndarray, y: Any, epochs: int, lr: float | 
                                 if np.asarray(y).dtype.kind == "f" else np.zeros((n, 1)), names),
         lambda_max_loss=lam_loss, update_scale=1.0, loss_is_sum=runner.is_sum(X, y),
         n_samples=n, hessian_method=method, lambda_max_standardized=lam_std, anomaly=anomaly,
-        notes=notes, stopped=run.stopped,
+        standardized_what=standardized, notes=notes, stopped=run.stopped,
     )
     needs_cure = report.blew_up or (np.isfinite(report.losses[-1])
                                     and report.losses[-1] > report.losses[0])
     if try_cures and needs_cure:
         fixes = _candidate_fixes(report, False, clip_norm, runner.lr, model=True)
-        _run_trials(report, runner, fixes, X, y, epochs, (Xs, ys))
+        _run_trials(report, runner, fixes, X, y, epochs, (Xs, ys), True)  # nn losses are >= 0
     return report
 
 

@@ -132,6 +132,11 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     _say("   10 raw features (age in years, BMI, blood pressure, serum levels in their own "
          "units), ReLU layers of 16 and 8 units, learning rate 0.01, and an update that sums "
          "the per-example gradients.", quiet)
+    _say("   The question does not show its loss class: ours (diagnose.PostedMSE) is a "
+         "reconstruction, the mean squared error with derivative 2(ŷ - y) and no 1/n, as the "
+         "posted docstring's \"sum over the training examples of the gradient\" implies. The "
+         f"NaN below depends on it: with the 1/n this run stays finite for {EPOCHS_POSTED} "
+         "epochs.", quiet)
     posted = _train_posted(EPOCHS_POSTED)
     for e in (0, 1, 2, 10, 100):
         _say(f"   epoch {e:>3}: loss {posted[e]:.3g}", quiet)
@@ -154,7 +159,8 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
         _say(f"   The first inf was made at {first.line}", quiet)
     for line in report.story_lines():
         _say("   " + line, quiet)
-    _say("   check_backprop holds the code against autograd and finds two defects:", quiet)
+    _say("   check_backprop holds the code against autograd and finds two defects, the first "
+         "in the reconstructed loss, the second in the posted update_weights:", quiet)
     for finding in check_backprop(net, X, y).findings:
         # The first clause of each explanation names the defect; the report has the rest.
         _say(f"   - [{finding.location}] {finding.message.split(': ')[0]}.", quiet)
