@@ -103,3 +103,18 @@ def test_a_missing_optional_extra_is_named_not_a_traceback(monkeypatch, capsys):
     assert cli.main(["diagnose"]) == 2
     err = capsys.readouterr().err
     assert "scikit-learn" in err and "Traceback" not in err
+
+
+def test_the_story_without_dot_still_writes_dot_text_and_says_how_to_install(
+    tmp_path, monkeypatch, capsys
+):
+    pytest.importorskip("sklearn")
+    from tinygrad_mlp import story
+
+    empty = tmp_path / "empty_bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = story.run(tmp_path / "out")
+    assert "apt-get install graphviz" in capsys.readouterr().out
+    names = {p.name for p in result["written"]}
+    assert "first_nonfinite_graph.dot" in names and "first_nonfinite_graph.svg" not in names

@@ -103,17 +103,16 @@ def _graph(out: Path, anomaly: Any) -> list[Path]:
     """The engine's graph around the first non-finite operation, that node marked."""
     if anomaly is None:
         return []
-    try:
-        from . import viz
-    except ImportError:
-        return []
+    from . import viz
+
     dot = viz.draw_anomaly(anomaly, title="the first operation to overflow (posted network)")
     written = [out / "first_nonfinite_graph.dot"]
     written[0].write_text(dot.source)
     try:
         written.append(viz.save_graph(dot, out / "first_nonfinite_graph.svg"))
-    except Exception:  # no Graphviz `dot` program: the DOT text above is still there
-        pass
+    except viz.DotNotFoundError:  # the DOT text above is still there
+        print("   (no SVG of the graph: Graphviz's `dot` program is missing; "
+              "apt-get install graphviz, or brew install graphviz)")
     return written
 
 
