@@ -57,7 +57,6 @@ import copy
 import inspect
 import os
 import re
-import textwrap
 import traceback
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -69,6 +68,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import functions as F
+from ._report import NUMPY_DIR, name_keys, wrap
 from .autograd import grad as _grad
 from .tensor import Tensor
 
@@ -81,8 +81,6 @@ __all__ = [
     "demo",
 ]
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 
 # Central-difference step relative to max(1, |x|): eps**(1/3) balances the O(h^2) truncation
 # against the O(eps/h) rounding of the difference quotient.
@@ -281,7 +279,7 @@ class BackpropReport:
             parts.append("")
             parts.append("What was recognised:")
             for i, f in enumerate(self.findings, 1):
-                parts.append(_indent(f"{i}. [{f.location}] {f.message}", "   ", first="  "))
+                parts.append(wrap(f"{i}. [{f.location}] {f.message}", "  ", "      "))
             if not self.findings:
                 parts.append(
                     "  Nothing familiar: compare your formula for that stage with the "
@@ -289,16 +287,8 @@ class BackpropReport:
                     "tinygrad_mlp.compare)."
                 )
         for note in self.notes:
-            parts.append(_indent(f"Note: {note}", "  "))
+            parts.append(wrap(f"Note: {note}", "  ", "     "))
         return "\n".join(parts)
-
-
-def _indent(text: str, rest: str, first: str | None = None) -> str:
-    first = rest if first is None else first
-    return textwrap.fill(
-        text, width=96, initial_indent=first, subsequent_indent=rest + "   ",
-        break_long_words=False, break_on_hyphens=False,
-    )
 
 
 def _fmt(x: float) -> str:
@@ -339,16 +329,6 @@ def _check_convention(net: Any) -> None:
             f"{type(net).__name__} has {len(net.W)} weight arrays but "
             f"{len(net.activations)} activations; the skeleton has one of each per layer"
         )
-
-
-def _key(obj: Any) -> list[str]:
-    """Normalised names to recognise an activation or loss by: its ``.name``, its class."""
-    names = []
-    name = getattr(obj, "name", None)
-    if isinstance(name, str):
-        names.append(name)
-    names.append(type(obj).__name__)
-    return [re.sub(r"[^a-z]", "", n.lower()) for n in names]
 
 
 def _clone(net: Any, W: Sequence[np.ndarray]) -> Any:
@@ -397,7 +377,7 @@ def _exception_text(exc: BaseException) -> str:
     where = ""
     for frame in reversed(frames):
         filename = os.path.abspath(frame.filename)
-        if filename.startswith(_NUMPY_DIR) or filename == os.path.abspath(__file__):
+        if filename.startswith(NUMPY_DIR) or filename == os.path.abspath(__file__):
             continue
         where = f" (at {os.path.basename(filename)}:{frame.lineno} in {frame.name}: {frame.line})"
         break
@@ -476,7 +456,7 @@ class _ActivationRef:
         except Exception as exc:
             self.user_value = None
             self.note = f"layer {layer}: {type(act).__name__}.value raised {_exception_text(exc)}"
-        for name in _key(act):
+        for name in name_keys(act):
             key = _ACTIVATION_ALIASES.get(name, name)
             if key in _ENGINE_ACTIVATIONS:
                 engine = _ENGINE_ACTIVATIONS[key](Tensor(A.copy()), act).numpy()
@@ -724,7 +704,7 @@ class _LossRef:
         self.value = float(loss.value(yhat.copy(), y))
         self.formula: Callable | None = None
         clip = None
-        for label, formula, eps in _loss_candidates(_key(loss)):
+        for label, formula, eps in _loss_candidates(name_keys(loss)):
             try:
                 with np.errstate(all="ignore"):
                     candidate = formula(Tensor(yhat.copy()), y)
@@ -797,10 +777,6 @@ class _Reference:
     @property
     def uses_fd(self) -> bool:
         return self.loss_ref.uses_fd or any(a.key is None for a in self.acts)
-
-
-def _with_ones(Z: np.ndarray) -> np.ndarray:
-    return np.concatenate((np.ones((Z.shape[0], 1)), Z), axis=1)
 
 
 def _reference(net: Any, W: list[np.ndarray], X: np.ndarray, y: Any) -> _Reference:

@@ -27,7 +27,6 @@ True
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import manual, nn, optim
+from ._report import name_keys
 from .tensor import Tensor, default_rng
 
 __all__ = [
@@ -46,14 +46,6 @@ __all__ = [
     "to_nn_loss",
     "train_side_by_side",
 ]
-
-
-def _key(obj: Any) -> str:
-    """The normalised name of an activation or loss: its ``.name``, else its class name."""
-    name = getattr(obj, "name", None)
-    if not isinstance(name, str):
-        name = type(obj).__name__
-    return re.sub(r"[^a-z]", "", name.lower())
 
 
 _TO_MODULE = {
@@ -68,7 +60,7 @@ _TO_MODULE = {
 
 
 def _to_module(act: Any, layer: int) -> nn.Module:
-    make = _TO_MODULE.get(_key(act))
+    make = _TO_MODULE.get(name_keys(act)[0])
     if make is None:
         raise ValueError(
             f"to_mlp: layer {layer} has activation {type(act).__name__}, which has no nn "
@@ -254,7 +246,7 @@ def to_nn_loss(loss: Any) -> nn.Module:
     >>> to_nn_loss(manual.MSE())
     MSELoss()
     """
-    key = _key(loss)
+    key = name_keys(loss)[0]
     if key in ("mse", "meansquarederror"):
         return nn.MSELoss()
     if key in ("binarycrossentropy", "bce"):

@@ -43,7 +43,6 @@ import linecache
 import math
 import os
 import sys
-import textwrap
 import types
 import warnings
 from collections.abc import Callable, Sequence
@@ -55,6 +54,7 @@ from numpy.typing import ArrayLike
 
 from . import compare, manual
 from . import functions as F
+from ._report import NUMPY_DIR, wrap
 from .autograd import AnomalyError, detect_anomaly
 from .autograd import grad as _grad
 from .tensor import Tensor
@@ -73,8 +73,6 @@ __all__ = [
     "posted_setup",
 ]
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
 _STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
 _THIS_FILES = {os.path.abspath(__file__), os.path.abspath(compare.__file__)}
 
@@ -318,11 +316,6 @@ def _fmt(x: float | None, digits: int = 2) -> str:
     return f"{x:.{digits - 1}e}"
 
 
-def _wrap(text: str, indent: str = "  ", width: int = 96) -> str:
-    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent,
-                         break_long_words=False, break_on_hyphens=False)
-
-
 @dataclass
 class DiagnosisReport:
     """What :func:`diagnose` found; ``str(report)`` reads as a report.
@@ -505,7 +498,7 @@ class DiagnosisReport:
             if slow:
                 lines.append("Stable but slow (the loss fell by less than half): "
                              + "; ".join(slow) + ".")
-        return "\n".join(_wrap(line, "", width) for line in lines)
+        return "\n".join(wrap(line, "", width=width) for line in lines)
 
     def _why_no_lambda(self) -> str:
         if not np.isfinite(self.loss_at_init):
@@ -522,7 +515,7 @@ class DiagnosisReport:
         out += self._section_backprop()
         out += self._section_cures()
         for note in self.notes:
-            out.append(_wrap("Note: " + note, ""))
+            out.append(wrap("Note: " + note, ""))
         return "\n".join(out).rstrip() + "\n"
 
     def _section_nonfinite(self) -> list[str]:
@@ -539,7 +532,7 @@ class DiagnosisReport:
                 out.append(f"      NumPy: {e.numpy_message}")
             if e.kind == "nan" and not explained_nan:
                 explained_nan = True
-                out.append(_wrap("NaN is what inf - inf, 0 × inf and inf / inf give: once a "
+                out.append(wrap("NaN is what inf - inf, 0 × inf and inf / inf give: once a "
                                  "value overflows to inf, the next operation that meets a 0 "
                                  "(a dead ReLU's derivative) or another inf makes NaN, and NaN "
                                  "spreads to everything it touches.", "      "))
@@ -549,7 +542,7 @@ class DiagnosisReport:
             out.append(f"  The same computation in the autograd engine first fails at its "
                        f"'{name}' operation (tg.detect_anomaly).")
         if self.stopped:
-            out.append(_wrap(self.stopped))
+            out.append(wrap(self.stopped))
         return [*out, ""]
 
     def _section_scales(self) -> list[str]:
@@ -564,7 +557,7 @@ class DiagnosisReport:
             out.append(f"  {label:<10}{_fmt(s.y_mean[k]):>10}{_fmt(s.y_std[k]):>10}"
                        f"{_fmt(s.y_rms[k]):>10}{'':>10}")
         if s.flagged:
-            out.append(_wrap(
+            out.append(wrap(
                 f"Feature scales (RMS) range over a factor {_fmt(s.spread)}; not standardized: "
                 f"{', '.join(s.flagged)}. The curvature of the loss grows with the square of "
                 "the input scale, so one learning rate cannot suit them all; standardize "
@@ -589,10 +582,10 @@ class DiagnosisReport:
             if u.note:
                 parts.append(u.note)
             last = u.layer == len(self.units) - 1
-            out.append(_wrap(text + ("; ".join(parts) if parts else
+            out.append(wrap(text + ("; ".join(parts) if parts else
                                      ("the output" if last else "no dead or saturated units"))))
         if not np.isfinite(self.loss_at_init):
-            out.append(_wrap(f"The loss is already {self.loss_at_init} at the initial weights, "
+            out.append(wrap(f"The loss is already {self.loss_at_init} at the initial weights, "
                              "before any update."))
         else:
             out.append(f"  Loss at the initial weights: {_fmt(self.loss_at_init, 4)}.")
@@ -600,16 +593,16 @@ class DiagnosisReport:
 
     def _section_step(self) -> list[str]:
         out = ["4. Step size against curvature"]
-        out.append(_wrap(
+        out.append(wrap(
             f"λmax of the Hessian of the printed loss at the initial weights: "
             f"{_fmt(self.lambda_max_loss, 3)} ({self.hessian_method})."))
         if abs(self.update_scale - 1) > 1e-6:
-            out.append(_wrap(
+            out.append(wrap(
                 f"The update applies {_fmt(self.update_scale, 4)} times that loss's gradient "
                 "(see the backprop check), so the steps descend a loss whose λmax is "
                 f"{_fmt(self.lambda_max, 3)}."))
         if self.loss_is_sum:
-            out.append(_wrap("The loss value is a SUM over the samples (it doubles when the "
+            out.append(wrap("The loss value is a SUM over the samples (it doubles when the "
                              "data are repeated), so its curvature grows with n."))
         lrl = self.lr_times_lambda_max
         if not np.isfinite(lrl):
@@ -625,13 +618,13 @@ class DiagnosisReport:
             if abs(self.update_scale - 1) > 1e-6:
                 scale = _fmt(self.update_scale, 4)
                 steps = f"; with the update's factor {scale}, lr · {scale} · λmax"
-            out.append(_wrap(
+            out.append(wrap(
                 f"On standardized {self.standardized_what} (same weights) the printed loss "
                 f"has λmax = {_fmt(self.lambda_max_standardized, 3)}{steps} would be "
                 f"{_fmt(std_lrl, 3)}."))
         late = self.late_check
         if late:
-            out.append(_wrap(
+            out.append(wrap(
                 f"Later, at epoch {int(late['epoch'])}, lr · λmax = {_fmt(late['lr_lambda'], 3)}: "
                 f"gradient descent predicts the error to grow by |1 - lr·λmax| = "
                 f"{_fmt(late['predicted'], 3)} per epoch; measured (the square root of the "
@@ -656,9 +649,9 @@ class DiagnosisReport:
                     f"{_fmt(h['grad_norm'][e, i]):>10}{_fmt(h['update_ratio'][e, i]):>10}"
                     f"{const:>7}{loss:>11}")
         for text in self.growth_lines():
-            out.append(_wrap(text))
+            out.append(wrap(text))
         for text in self.story_lines():
-            out.append(_wrap(text))
+            out.append(wrap(text))
         return [*out, ""]
 
     def growth_lines(self) -> list[str]:
@@ -718,7 +711,7 @@ class DiagnosisReport:
             return []
         out = ["6. Backprop against autograd (check_backprop at the initial weights)"]
         for line in self.backprop.summary().splitlines():
-            out.append(_wrap(line))
+            out.append(wrap(line))
         return [*out, ""]
 
     def _section_cures(self) -> list[str]:
@@ -739,7 +732,7 @@ class DiagnosisReport:
             out.append(f"  {t.label[:34]:<34}{lrl_text:>9}  {bad:<14}{losses:>24}  {verdict}")
         out.append("  What each fix changed:")
         for t in self.trials:
-            out.append(_wrap(f"- {t.label}: {t.change}", "    "))
+            out.append(wrap(f"- {t.label}: {t.change}", "    "))
         return [*out, ""]
 
 
@@ -791,7 +784,7 @@ def _scan(frame: types.FrameType) -> dict[str, str]:
 
 def _traced_file(filename: str) -> bool:
     path = os.path.abspath(filename)
-    if path in _THIS_FILES or path.startswith(_NUMPY_DIR):
+    if path in _THIS_FILES or path.startswith(NUMPY_DIR):
         return False
     return not (path.startswith(_STDLIB_DIR) or filename.startswith("<"))
 
@@ -900,19 +893,61 @@ def _textbook_update(self: Any, X: Any, Z_vals: Sequence[Any], deltas: Sequence[
     return self.W
 
 
-@dataclass
 class _Run:
-    losses: list[float]
-    history: dict[str, np.ndarray]
-    events: list[NonFinite]
-    replays: dict[int, tuple]
-    stopped: str | None
+    """What one watched training run saw: the loss per epoch, the per-layer history, and the
+    first inf/NaN of each stage, with what is needed to replay the call that made the first
+    one (and the first NaN) in ``replays``."""
 
+    _KEYS = ("max_abs_A", "max_abs_Z", "max_abs_W", "grad_norm", "update_ratio", "constant",
+             "units")
 
-def _history(epochs: int, L: int) -> dict[str, np.ndarray]:
-    keys = ("max_abs_A", "max_abs_Z", "max_abs_W", "grad_norm", "update_ratio", "constant",
-            "units")
-    return {k: np.full((epochs, L), np.nan) for k in keys}
+    def __init__(self, epochs: int, L: int) -> None:
+        self.losses: list[float] = []
+        self.history = {k: np.full((epochs, L), np.nan) for k in self._KEYS}
+        self.events: list[NonFinite] = []
+        self.replays: dict[int, tuple] = {}
+        self.stopped: str | None = None
+
+    def note(self, epoch: int, stage: str, items: list[tuple[str, Any]],
+             weights: Sequence[np.ndarray], inputs: tuple | None = None) -> None:
+        """Record the first non-finite value among ``items`` unless ``stage`` already had one
+        of its kind; ``weights`` and ``inputs`` are what replaying that call needs."""
+        for name, value in items:
+            is_list = isinstance(value, (list, tuple))
+            for i, v in enumerate(value if is_list else [value]):
+                kind = _nonfinite_kind(v)
+                if kind is None:
+                    continue
+                first_nan = kind == "nan" and not any(e.kind == "nan" for e in self.events)
+                if not first_nan and any(e.stage == stage and e.kind == kind
+                                         for e in self.events):
+                    continue
+                if not self.events or first_nan:
+                    self.replays[len(self.events)] = (stage, [w.copy() for w in weights],
+                                                      copy.deepcopy(inputs))
+                self.events.append(NonFinite(epoch, stage, f"{name}[{i}]" if is_list else name,
+                                             kind))
+                return
+
+    def record(self, epoch: int, i: int, A: Any, Z: Any, W_before: np.ndarray,
+               W_after: np.ndarray, lr: float, hidden: bool) -> None:
+        """One layer's row of the history; the step is left out when ``W`` changed shape."""
+        h = self.history
+        h["max_abs_A"][epoch, i] = _max_abs(A)
+        h["max_abs_Z"][epoch, i] = _max_abs(Z)
+        h["max_abs_W"][epoch, i] = _max_abs(W_before)
+        if W_after.shape == W_before.shape:
+            step = float(np.linalg.norm(W_before - W_after))
+            h["grad_norm"][epoch, i] = step / lr
+            w_norm = float(np.linalg.norm(W_before))
+            h["update_ratio"][epoch, i] = step / w_norm if w_norm > 0 else np.nan
+        if hidden:
+            h["constant"][epoch, i], h["units"][epoch, i] = _constant_units(Z)
+
+    def finish(self) -> _Run:
+        """Cut the history to the epochs that ran."""
+        self.history = {k: v[: len(self.losses)] for k, v in self.history.items()}
+        return self
 
 
 def _max_abs(a: Any) -> float:
@@ -960,33 +995,7 @@ class _ManualRunner:
     def run(self, X: np.ndarray, y: Any, epochs: int, fix: _Fix, record: bool = True) -> _Run:
         twin = self.twin(fix)
         lr = float(twin.learning_rate)
-        hist = _history(epochs, self.L)
-        losses: list[float] = []
-        events: list[NonFinite] = []
-        replays: dict[int, tuple] = {}
-        seen: set[str] = set()
-        stopped = None
-
-        def note(epoch: int, stage: str, items: list[tuple[str, Any]], W_before: list,
-                 inputs: tuple) -> None:
-            for name, value in items:
-                values = value if isinstance(value, (list, tuple)) else [value]
-                for i, v in enumerate(values):
-                    kind = _nonfinite_kind(v)
-                    if kind is None:
-                        continue
-                    label = f"{name}[{i}]" if isinstance(value, (list, tuple)) else name
-                    key = stage + ":" + kind
-                    first_nan = kind == "nan" and not any(e.kind == "nan" for e in events)
-                    if key in seen and not first_nan:
-                        continue
-                    seen.add(key)
-                    if not events or first_nan:
-                        replays[len(events)] = (stage, [w.copy() for w in W_before],
-                                                copy.deepcopy(inputs))
-                    events.append(NonFinite(epoch, stage, label, kind))
-                    return
-
+        run = _Run(epochs, self.L)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for epoch in range(epochs):
@@ -994,49 +1003,36 @@ class _ManualRunner:
                 stage = "forward_pass"
                 try:
                     A_vals, Z_vals = twin.forward_pass(X)
-                    note(epoch, stage, [("A_vals", A_vals), ("Z_vals", Z_vals)], W_before, (X,))
+                    run.note(epoch, stage, [("A_vals", A_vals), ("Z_vals", Z_vals)], W_before, (X,))
                     stage = "loss.value"
                     value = float(twin.loss.value(Z_vals[-1], y))
-                    note(epoch, stage, [("loss", value)], W_before, (Z_vals[-1], y))
+                    run.note(epoch, stage, [("loss", value)], W_before, (Z_vals[-1], y))
                     stage = "loss.derivative"
                     g = twin.loss.derivative(Z_vals[-1], y)
-                    note(epoch, stage, [("dL/dyhat", g)], W_before, (Z_vals[-1], y))
+                    run.note(epoch, stage, [("dL/dyhat", g)], W_before, (Z_vals[-1], y))
                     stage = "backward_pass"
                     deltas = twin.backward_pass(A_vals, g)
-                    note(epoch, stage, [("deltas", list(deltas))], W_before, (A_vals, g))
+                    run.note(epoch, stage, [("deltas", list(deltas))], W_before, (A_vals, g))
                     stage = "update_weights"
                     out = twin.update_weights(X, Z_vals, deltas)
                     if isinstance(out, (list, tuple)) and len(out) == self.L:
                         twin.W = list(out)
-                    note(epoch, stage, [("W", list(twin.W))], W_before, (X, Z_vals, deltas))
+                    run.note(epoch, stage, [("W", list(twin.W))], W_before, (X, Z_vals, deltas))
                 except Exception as exc:
-                    events.append(NonFinite(epoch, stage, compare._exception_text(exc),
-                                            "exception"))
-                    stopped = f"Stopped at epoch {epoch}: {stage} raised."
+                    run.events.append(NonFinite(epoch, stage, compare._exception_text(exc),
+                                                "exception"))
+                    run.stopped = f"Stopped at epoch {epoch}: {stage} raised."
                     break
-                losses.append(value)
+                run.losses.append(value)
                 for i in range(self.L if record else 0):
-                    W_after = np.asarray(twin.W[i], dtype=np.float64)
-                    step = (W_before[i] - W_after) if W_after.shape == W_before[i].shape else None
-                    hist["max_abs_A"][epoch, i] = _max_abs(A_vals[i])
-                    hist["max_abs_Z"][epoch, i] = _max_abs(Z_vals[i])
-                    hist["max_abs_W"][epoch, i] = _max_abs(W_before[i])
-                    if step is not None:
-                        hist["grad_norm"][epoch, i] = float(np.linalg.norm(step)) / lr
-                        w_norm = float(np.linalg.norm(W_before[i]))
-                        hist["update_ratio"][epoch, i] = (float(np.linalg.norm(step)) / w_norm
-                                                          if w_norm > 0 else np.nan)
-                    if i < self.L - 1:
-                        hist["constant"][epoch, i], hist["units"][epoch, i] = _constant_units(
-                            Z_vals[i])
+                    run.record(epoch, i, A_vals[i], Z_vals[i], W_before[i],
+                               np.asarray(twin.W[i], dtype=np.float64), lr, i < self.L - 1)
                 if all(np.all(np.isnan(np.asarray(w, dtype=np.float64))) for w in twin.W):
-                    stopped = (f"Stopped after epoch {epoch}: its update made every weight NaN "
-                               "(the table shows each epoch's weights before its update), so "
-                               "everything after would be NaN too.")
+                    run.stopped = (f"Stopped after epoch {epoch}: its update made every weight "
+                                   "NaN (the table shows each epoch's weights before its "
+                                   "update), so everything after would be NaN too.")
                     break
-        E = len(losses)
-        hist = {k: v[:E] for k, v in hist.items()}
-        return _Run(losses, hist, events, replays, stopped)
+        return run.finish()
 
     def locate(self, run: _Run, fix: _Fix, X: np.ndarray, y: Any) -> None:
         """Replay the calls that made the recorded firsts under the line tracer."""
@@ -1306,27 +1302,11 @@ class _ModelRunner:
         lr = self.lr if fix.lr is None else fix.lr
         loss_fn = self.loss_fn(fix)
         Xt, yt = Tensor(X), self.target(y, X.shape[0])
-        hist = _history(epochs, self.L)
-        losses: list[float] = []
-        events: list[NonFinite] = []
-        replays: dict[int, tuple] = {}
-        seen: set[str] = set()
-        stopped = None
-
-        def note(epoch: int, stage: str, items: list[tuple[str, Any]], state: list) -> None:
-            for name, value in items:
-                kind = _nonfinite_kind(value)
-                if kind is None:
-                    continue
-                first_nan = kind == "nan" and not any(e.kind == "nan" for e in events)
-                if stage + kind in seen and not first_nan:
-                    continue
-                seen.add(stage + kind)
-                if not events or first_nan:
-                    replays[len(events)] = (stage, state, None)
-                events.append(NonFinite(epoch, stage, name, kind))
-                return
-
+        linears = [m for m in model.modules() if isinstance(m, self.nn.Linear)][: self.L]
+        # Each Linear's weight and bias, as positions in params: one layer of the history.
+        layer_params = [[j for j, p in enumerate(params) if p is lin.weight or p is lin.bias]
+                        for lin in linears]
+        run = _Run(epochs, self.L)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for epoch in range(epochs):
@@ -1334,18 +1314,19 @@ class _ModelRunner:
                 stage = "forward"
                 try:
                     out, A_vals, Z_vals = self.forward(model, Xt)
-                    note(epoch, stage, [(f"output of layer {i}", a) for i, a in enumerate(A_vals)]
-                         + [("model output", out.numpy())], state)
+                    run.note(epoch, stage, [(f"output of layer {i}", a)
+                                            for i, a in enumerate(A_vals)]
+                             + [("model output", out.numpy())], state)
                     stage = "loss"
                     loss = loss_fn(out, yt)
                     value = float(loss.item())
-                    note(epoch, stage, [("loss", value)], state)
+                    run.note(epoch, stage, [("loss", value)], state)
                     stage = "backward"
                     for p in params:
                         p.grad = None
                     loss.backward()
-                    note(epoch, stage, [(f"{n}.grad", p.grad.numpy()) for n, p in
-                                        zip(self.names, params) if p.grad is not None], state)
+                    run.note(epoch, stage, [(f"{n}.grad", p.grad.numpy()) for n, p in
+                                            zip(self.names, params) if p.grad is not None], state)
                     stage = "update"
                     grads = [np.zeros_like(p.numpy()) if p.grad is None else p.grad.numpy()
                              for p in params]
@@ -1355,38 +1336,25 @@ class _ModelRunner:
                             grads = [g * (fix.clip / norm) for g in grads]
                     for p, g in zip(params, grads):
                         p.data = p.numpy() - lr * g
-                    note(epoch, stage, [(n, p.numpy()) for n, p in zip(self.names, params)], state)
+                    run.note(epoch, stage, [(n, p.numpy()) for n, p in zip(self.names, params)],
+                             state)
                 except Exception as exc:
-                    events.append(NonFinite(epoch, stage, compare._exception_text(exc),
-                                            "exception"))
-                    stopped = f"Stopped at epoch {epoch}: the {stage} raised."
+                    run.events.append(NonFinite(epoch, stage, compare._exception_text(exc),
+                                                "exception"))
+                    run.stopped = f"Stopped at epoch {epoch}: the {stage} raised."
                     break
-                losses.append(value)
-                if record:
-                    self._record(hist, epoch, A_vals, Z_vals, model, state, lr)
+                run.losses.append(value)
+                for i, idx in enumerate(layer_params if record else []):
+                    run.record(epoch, i, A_vals[i] if i < len(A_vals) else np.nan,
+                               Z_vals[i] if i < len(Z_vals) else np.nan,
+                               np.concatenate([state[j].ravel() for j in idx]),
+                               np.concatenate([params[j].numpy().ravel() for j in idx]),
+                               lr, i < self.L - 1 and i < len(Z_vals))
                 if all(np.all(np.isnan(p.numpy())) for p in params):
-                    stopped = (f"Stopped after epoch {epoch}: its update made every "
-                               "parameter NaN (the table shows the weights before it).")
+                    run.stopped = (f"Stopped after epoch {epoch}: its update made every "
+                                   "parameter NaN (the table shows the weights before it).")
                     break
-        E = len(losses)
-        return _Run(losses, {k: v[:E] for k, v in hist.items()}, events, replays, stopped)
-
-    def _record(self, hist: dict, epoch: int, A_vals: list, Z_vals: list, model: Any,
-                before: list[np.ndarray], lr: float) -> None:
-        linears = [m for m in model.modules() if isinstance(m, self.nn.Linear)]
-        for i, lin in enumerate(linears[: self.L]):
-            hist["max_abs_A"][epoch, i] = _max_abs(A_vals[i]) if i < len(A_vals) else np.nan
-            hist["max_abs_Z"][epoch, i] = _max_abs(Z_vals[i]) if i < len(Z_vals) else np.nan
-            idx = [j for j, p in enumerate(model.parameters()) if p is lin.weight or p is lin.bias]
-            w_before = np.concatenate([before[j].ravel() for j in idx])
-            w_after = np.concatenate([list(model.parameters())[j].numpy().ravel() for j in idx])
-            hist["max_abs_W"][epoch, i] = _max_abs(w_before)
-            step = float(np.linalg.norm(w_before - w_after))
-            hist["grad_norm"][epoch, i] = step / lr
-            w_norm = float(np.linalg.norm(w_before))
-            hist["update_ratio"][epoch, i] = step / w_norm if w_norm > 0 else np.nan
-            if i < self.L - 1 and i < len(Z_vals):
-                hist["constant"][epoch, i], hist["units"][epoch, i] = _constant_units(Z_vals[i])
+        return run.finish()
 
     def locate(self, run: _Run, fix: _Fix, X: np.ndarray, y: Any) -> AnomalyError | None:
         """Replay the first bad epoch under ``tg.detect_anomaly()`` to name the operation."""
@@ -1408,10 +1376,10 @@ class _ModelRunner:
         return None
 
     def lambda_max(self, params: Sequence[np.ndarray], X: np.ndarray, y: Any, iterations: int,
-                   seed: int, fix: _Fix = _NO_FIX) -> tuple[float, str]:
+                   seed: int) -> tuple[float, str]:
         model = self.fresh(params)
         tensors = list(model.parameters())
-        loss = self.loss_fn(fix)(model(Tensor(X)), self.target(y, X.shape[0]))
+        loss = self.loss(model(Tensor(X)), self.target(y, X.shape[0]))
         lam, used = _engine_power(loss, tensors, [t.shape for t in tensors], iterations, seed)
         return lam, f"power iteration, {used} Hessian-vector products by double backward"
 
@@ -1563,17 +1531,26 @@ def diagnose(
     y_arr = np.array(y, copy=True)
     if y_arr.dtype.kind == "f":
         y_arr = y_arr.astype(np.float64)
-    n = X.shape[0]
-    manual_net = _is_manual(net_or_model)
-    notes: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if manual_net:
+        if _is_manual(net_or_model):
             with compare._untouched(net_or_model):
                 return _diagnose_manual(net_or_model, X, y_arr, epochs, learning_rate, clip_norm,
-                                        try_cures, feature_names, power_iterations, seed, notes)
+                                        try_cures, feature_names, power_iterations, seed)
         return _diagnose_model(net_or_model, X, y_arr, epochs, learning_rate, loss, clip_norm,
-                               try_cures, feature_names, power_iterations, seed, notes, n)
+                               try_cures, feature_names, power_iterations, seed)
+
+
+def _scales(X: np.ndarray, y: Any, names: Sequence[str] | None) -> FeatureScales:
+    """The scale table; class labels (not floats) are no scale to report, so zeros."""
+    return FeatureScales.of(X, y if np.asarray(y).dtype.kind == "f"
+                            else np.zeros((X.shape[0], 1)), names)
+
+
+def _needs_cure(report: DiagnosisReport) -> bool:
+    """Blew up, or ended with a finite loss above where it started."""
+    return report.blew_up or bool(np.isfinite(report.losses[-1])
+                                  and report.losses[-1] > report.losses[0])
 
 
 def _candidate_fixes(report: DiagnosisReport, bias_broken: bool, clip_norm: float,
@@ -1664,7 +1641,8 @@ def _late_check(report: DiagnosisReport, lam_at: Callable[[int], float | None]) 
 
 def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | None,
                      clip_norm: float, try_cures: bool, names: Sequence[str] | None,
-                     iterations: int, seed: int, notes: list[str]) -> DiagnosisReport:
+                     iterations: int, seed: int) -> DiagnosisReport:
+    notes: list[str] = []
     runner = _ManualRunner(net, lr)
     backprop = compare.check_backprop(runner.twin(_NO_FIX), X, y)
     scale, scale_note = _update_scale(backprop)
@@ -1686,9 +1664,7 @@ def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | N
         title=title, learning_rate=runner.lr, epochs=epochs, losses=run.losses,
         history=run.history, layer_labels=runner.labels(ref.acts), events=run.events,
         units=units, loss_at_init=ref.loss_value,
-        scales=FeatureScales.of(X, np.asarray(y, dtype=np.float64).reshape(X.shape[0], -1)
-                                if np.asarray(y).dtype.kind == "f" else np.zeros((X.shape[0], 1)),
-                                names),
+        scales=_scales(X, y, names),
         lambda_max_loss=lam_loss, update_scale=scale,
         loss_is_sum=_loss_is_sum(net.loss, ref.Z[-1], y), n_samples=X.shape[0],
         hessian_method=method, lambda_max_standardized=lam_std, backprop=backprop,
@@ -1705,9 +1681,7 @@ def _diagnose_manual(net: Any, X: np.ndarray, y: Any, epochs: int, lr: float | N
 
     if engine.exact:
         _late_check(report, lam_at)
-    needs_cure = report.blew_up or (np.isfinite(report.losses[-1])
-                                    and report.losses[-1] > report.losses[0])
-    if try_cures and needs_cure:
+    if try_cures and _needs_cure(report):
         bias_broken = any(r.location.stage == "update" and r.counted and not r.ok
                           for r in backprop.rows)
         fixes = _candidate_fixes(report, bias_broken, clip_norm, runner.lr)
@@ -1768,7 +1742,9 @@ def _unit_health(acts: list[Any], Z: list[np.ndarray]) -> list[UnitHealth]:
 
 def _diagnose_model(model: Any, X: np.ndarray, y: Any, epochs: int, lr: float | None, loss: Any,
                     clip_norm: float, try_cures: bool, names: Sequence[str] | None,
-                    iterations: int, seed: int, notes: list[str], n: int) -> DiagnosisReport:
+                    iterations: int, seed: int) -> DiagnosisReport:
+    n = X.shape[0]
+    notes: list[str] = []
     runner = _ModelRunner(model, loss, lr)
     if lr is None:
         notes.append("no learning_rate given for the model: 0.01 was used")
@@ -1796,15 +1772,12 @@ def _diagnose_model(model: Any, X: np.ndarray, y: Any, epochs: int, lr: float | 
         title=title, learning_rate=runner.lr, epochs=epochs, losses=run.losses,
         history=run.history, layer_labels=labels, events=run.events, units=units,
         loss_at_init=loss0,
-        scales=FeatureScales.of(X, np.asarray(y, dtype=np.float64).reshape(n, -1)
-                                if np.asarray(y).dtype.kind == "f" else np.zeros((n, 1)), names),
+        scales=_scales(X, y, names),
         lambda_max_loss=lam_loss, update_scale=1.0, loss_is_sum=runner.is_sum(X, y),
         n_samples=n, hessian_method=method, lambda_max_standardized=lam_std, anomaly=anomaly,
         standardized_what=standardized, notes=notes, stopped=run.stopped,
     )
-    needs_cure = report.blew_up or (np.isfinite(report.losses[-1])
-                                    and report.losses[-1] > report.losses[0])
-    if try_cures and needs_cure:
+    if try_cures and _needs_cure(report):
         fixes = _candidate_fixes(report, False, clip_norm, runner.lr, model=True)
         _run_trials(report, runner, fixes, X, y, epochs, (Xs, ys), True)  # nn losses are >= 0
     return report

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import manual
+from ._report import wrap
 from .compare import check_backprop
 from .convert import train_side_by_side
 from .data import Standardize, load_diabetes, train_test_split
@@ -38,8 +39,7 @@ def _say(text: str = "", quiet: bool = False) -> None:
     """Print a paragraph wrapped to 92 columns, keeping its indentation."""
     if not quiet:
         indent = text[: len(text) - len(text.lstrip())]
-        print(textwrap.fill(text, width=92, subsequent_indent=indent + "  ",
-                            break_long_words=False, break_on_hyphens=False) if text else "")
+        print(wrap(text, "", indent + "  ", width=92) if text else "")
 
 
 def _train_posted(epochs: int) -> list[float]:
@@ -120,7 +120,7 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     """Tell the story; return the numbers (for tests) and write pictures to ``out_dir``.
 
     >>> result = run(None, quiet=True)  # doctest: +SKIP
-    >>> result["first_nan_epoch"] is not None
+    >>> result["first_nan_epoch"] is not None  # doctest: +SKIP
     True
     """
     out = Path(out_dir) if out_dir is not None else None
