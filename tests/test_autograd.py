@@ -956,3 +956,23 @@ def test_zero_dim_tensors_accept_axis_zero_and_minus_one_as_pytorch():
     assert t.squeeze(0).shape == ()
     t.sum(0).backward()
     assert t.grad.item() == 1.0
+
+
+def test_empty_tensors_reduce_as_pytorch():
+    from tinygrad_mlp import nn
+
+    assert tg.zeros(0, 3).max(1).shape == (0,)
+    with pytest.raises(ValueError, match="empty axis"):
+        tg.zeros(3, 0).max(1)
+    with np.errstate(all="raise"):
+        assert tg.zeros(0).logsumexp().item() == -np.inf
+        assert tg.tensor([-np.inf, -np.inf]).logsumexp().item() == -np.inf
+    loss = nn.CrossEntropyLoss()(tg.zeros(0, 3), np.zeros(0, dtype=np.int64))
+    assert np.isnan(loss.item())
+
+
+def test_full_takes_its_dtype_from_the_value_as_pytorch():
+    assert tg.full((2,), 3).dtype == np.int64
+    assert tg.full((2,), 3.0).dtype == np.float32
+    assert tg.full((2,), True).dtype == np.bool_
+    assert tg.full((2,), 3, dtype=np.float64).dtype == np.float64

@@ -509,9 +509,10 @@ class Max(_Reduction):
     name = "max"
 
     def forward(self, x, axis=None, keepdims=False):
-        if x.size == 0:
-            raise ShapeError("max: cannot reduce an empty tensor")
-        return np.max(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+        axes = self.setup(x, axis, keepdims)
+        if any(x.shape[a] == 0 for a in axes):  # as PyTorch: an empty axis has no max
+            raise ShapeError(f"max: cannot reduce over an empty axis (shape {x.shape})")
+        return np.max(x, axis=axes, keepdims=keepdims)
 
     def backward(self, g, out, x):
         # Tied maxima share the gradient equally (PyTorch's amax).
@@ -526,9 +527,10 @@ class Min(Max):
     name = "min"
 
     def forward(self, x, axis=None, keepdims=False):
-        if x.size == 0:
-            raise ShapeError("min: cannot reduce an empty tensor")
-        return np.min(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+        axes = self.setup(x, axis, keepdims)
+        if any(x.shape[a] == 0 for a in axes):  # as PyTorch: an empty axis has no min
+            raise ShapeError(f"min: cannot reduce over an empty axis (shape {x.shape})")
+        return np.min(x, axis=axes, keepdims=keepdims)
 
 
 class Var(_Reduction):
@@ -555,9 +557,11 @@ class LogSumExp(_Reduction):
 
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
-        top = np.max(x, axis=axes, keepdims=True)
+        # The log of an empty sum is -inf (as in PyTorch); np.max refuses empty axes.
+        top = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
         top = np.where(np.isfinite(top), top, 0)  # all -inf rows stay -inf, not nan
-        out = np.log(np.sum(np.exp(x - top), axis=axes, keepdims=True)) + top
+        with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for those rows
+            out = np.log(np.sum(np.exp(x - top), axis=axes, keepdims=True)) + top
         return out if keepdims else out.reshape(np.delete(x.shape, axes).astype(int))
 
     def backward(self, g, out, x):
@@ -644,7 +648,10 @@ class CrossEntropy(Function):
         if reduction == "none":
             return losses
         total = losses.sum()
-        return total / max(losses.size, 1) if reduction == "mean" else total
+        if reduction == "sum":
+            return total
+        # The mean of no rows is NaN (as in PyTorch), not a silent 0.
+        return total / losses.size if losses.size else np.full((), np.nan, logits.dtype)
 
     def backward(self, g, out, logits, target=None):
         n = max(logits.shape[0], 1) if logits.ndim == 2 else 1

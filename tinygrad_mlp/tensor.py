@@ -582,13 +582,16 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor filled with ``value``.
+    """A tensor filled with ``value``; its dtype follows the value as in PyTorch (a float
+    gives float32, an int int64, a bool bool) unless ``dtype=`` is given.
 
     >>> import tinygrad_mlp as tg
-    >>> tg.full((2,), 7.0).tolist()
-    [7.0, 7.0]
+    >>> tg.full((2,), 7.0).tolist(), tg.full((2,), 7).dtype
+    ([7.0, 7.0], dtype('int64'))
     """
     shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    if dtype is None:
+        dtype = _to_array(value, None).dtype
     return _new(np.full(shape, value), dtype, requires_grad)
 
 
