@@ -939,7 +939,7 @@ def test_data_assignment_converts_like_the_constructor():
         (lambda: tg.ones(2, 3, 4).transpose(0, 1, -4), "not a permutation"),
         (lambda: tg.ones(4).reshape(2.5), "must be integers"),
         (lambda: tg.ones(3).max(axis=1), "axis 1 is out of range"),
-        (lambda: tg.zeros(0).max(), "^max: cannot reduce an empty tensor$"),
+        (lambda: tg.zeros(0).max(), r"^max: cannot reduce over an empty axis \(shape \(0,\)\)$"),
         (lambda: tg.ones(3).clip(), "^clip: give at least one"),
     ],
 )
