@@ -132,8 +132,8 @@ class Div(_Elementwise):
 
     def backward(self, g, out, a, b):
         need_a, need_b = self.needs
-        ga = g / b if need_a else None
-        return ga, (-(ga if ga is not None else g / b) * out if need_b else None)
+        g_over_b = g / b
+        return (g_over_b if need_a else None), (-g_over_b * out if need_b else None)
 
 
 class Pow(_Elementwise):
