@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -54,8 +54,7 @@ class History:
         >>> History(loss=[0.9, 0.5]).last()
         {'loss': 0.5}
         """
-        series = {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
-                  "val_accuracy": self.val_accuracy}
+        series = {f.name: getattr(self, f.name) for f in fields(self)}
         return {name: values[-1] for name, values in series.items() if values}
 
     def __repr__(self) -> str:

@@ -23,7 +23,6 @@ from ..tensor import Tensor
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-
 # -- layers and activations ----------------------------------------------------------------------
 
 
@@ -164,6 +163,15 @@ def _like_input(target: Tensor, input: Tensor) -> Tensor:
     return target if target.dtype == input.dtype else target.astype(input.dtype)
 
 
+def _same_shape_pair(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
+    """The checks of a loss whose input and target are elementwise pairs, then both Tensors."""
+    _check_reduction(reduction, name)
+    input = as_tensor(input)
+    target = _as_target(target, name)
+    _same_shape(input, target, name)
+    return input, _like_input(target, input)
+
+
 def _reduce(losses: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return losses.mean()
@@ -178,11 +186,8 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     >>> F.mse_loss(tg.tensor([1.0, 2.0]), tg.tensor([1.0, 4.0])).item()
     2.0
     """
-    _check_reduction(reduction, "mse_loss")
-    input = as_tensor(input)
-    target = _as_target(target, "mse_loss")
-    _same_shape(input, target, "mse_loss")
-    diff = input - _like_input(target, input)
+    input, target = _same_shape_pair(input, target, reduction, "mse_loss")
+    diff = input - target
     return _reduce(diff * diff, reduction)
 
 
@@ -245,20 +250,16 @@ def binary_cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Te
     >>> round(F.binary_cross_entropy(tg.tensor([0.5]), tg.tensor([1.0])).item(), 4)
     0.6931
     """
-    name = "binary_cross_entropy"
-    _check_reduction(reduction, name)
-    input = as_tensor(input)
-    target = _as_target(target, name)
-    _same_shape(input, target, name)
+    input, target = _same_shape_pair(input, target, reduction, "binary_cross_entropy")
     p = input._data
     # NaN passes (it gives a NaN loss, which a training loop reports as divergence).
     if (p < 0).any() or (p > 1).any():
         raise ValueError(
-            f"{name}: input must hold probabilities in [0, 1], got values from "
+            f"binary_cross_entropy: input must hold probabilities in [0, 1], got values from "
             f"{np.nanmin(p):g} to {np.nanmax(p):g}; apply a sigmoid first, or better, pass "
             "the raw outputs to binary_cross_entropy_with_logits (BCEWithLogitsLoss)"
         )
-    return ops.BinaryCrossEntropy.apply(input, _like_input(target, input), reduction=reduction)
+    return ops.BinaryCrossEntropy.apply(input, target, reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -273,9 +274,7 @@ def binary_cross_entropy_with_logits(
     >>> round(F.binary_cross_entropy_with_logits(tg.tensor([0.0]), tg.tensor([1.0])).item(), 4)
     0.6931
     """
-    name = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction, name)
-    input = as_tensor(input)
-    target = _as_target(target, name)
-    _same_shape(input, target, name)
-    return _reduce(input.softplus() - input * _like_input(target, input), reduction)
+    input, target = _same_shape_pair(
+        input, target, reduction, "binary_cross_entropy_with_logits"
+    )
+    return _reduce(input.softplus() - input * target, reduction)

@@ -263,7 +263,10 @@ class Module:
         parameters, modules = self._registries()
         _check_name(name, "module")
         if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+            raise TypeError(
+                f"cannot assign '{type(module).__name__}' to child module '{name}': it is not "
+                "a Module subclass (nn.Module or None required)"
+            )
         parameters.pop(name, None)
         modules[name] = module
         object.__setattr__(self, name, module)
@@ -273,20 +276,12 @@ class Module:
             self.register_parameter(name, value)
         elif isinstance(value, Module):
             self.add_module(name, value)
+        # A registered slot takes only None besides its own kind; the registering methods
+        # raise for anything else.
         elif name in self.__dict__.get("_parameters", ()):
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                    "(nn.Parameter or None expected)"
-                )
-            self.register_parameter(name, None)
+            self.register_parameter(name, value)
         elif name in self.__dict__.get("_modules", ()):
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                    "(nn.Module or None expected)"
-                )
-            self.add_module(name, None)
+            self.add_module(name, value)
         else:
             object.__setattr__(self, name, value)
 
@@ -655,8 +650,43 @@ def _position(index: int, length: int, owner: str) -> int:
     return index % length
 
 
+_SequenceType = TypeVar("_SequenceType", bound="_ModuleSequence")
+
+
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: children in order, indexed like a list."""
+
+    def _from_slice(self, items: list[tuple[str, Module]]) -> Module:
+        raise NotImplementedError
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return self._from_slice(list(self._modules.items())[index])
+        return list(self._modules.values())[_position(index, len(self), type(self).__name__)]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        name = list(self._modules)[_position(index, len(self), type(self).__name__)]
+        self.add_module(name, module)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def append(self: _SequenceType, module: Module) -> _SequenceType:
+        """Add ``module`` at the end and return self.
+
+        >>> from tinygrad_mlp import nn
+        >>> len(nn.Sequential(nn.ReLU()).append(nn.Tanh())), len(nn.ModuleList().append(nn.ReLU()))
+        (2, 1)
+        """
+        self.add_module(str(len(self)), module)
+        return self
+
+
 @_describable
-class Sequential(Module):
+class Sequential(_ModuleSequence):
     """Modules applied one after the other; the output of each is the input of the next.
 
     Children are named ``0``, ``1``, ... (or by the keys of a single dict argument).
@@ -697,34 +727,12 @@ class Sequential(Module):
     def _from_config(cls, config: dict[str, Any]) -> Module:
         return cls(_children(config))
 
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            # A plain Sequential: a subclass's constructor may take other arguments.
-            return Sequential(dict(list(self._modules.items())[index]))
-        return list(self._modules.values())[_position(index, len(self), type(self).__name__)]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        name = list(self._modules)[_position(index, len(self), type(self).__name__)]
-        self.add_module(name, module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end and return self.
-
-        >>> from tinygrad_mlp import nn
-        >>> len(nn.Sequential(nn.ReLU()).append(nn.Tanh()))
-        2
-        """
-        self.add_module(str(len(self)), module)
-        return self
+    def _from_slice(self, items: list[tuple[str, Module]]) -> Module:
+        # A plain Sequential: a subclass's constructor may take other arguments.
+        return Sequential(dict(items))
 
 
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules whose parameters are registered; you write the forward yourself.
 
     >>> from tinygrad_mlp import nn
@@ -738,29 +746,8 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return ModuleList(list(self._modules.values())[index])
-        return list(self._modules.values())[_position(index, len(self), "ModuleList")]
-
-    def __setitem__(self, index: int, module: Module) -> None:
-        self.add_module(str(_position(index, len(self), "ModuleList")), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> ModuleList:
-        """Add ``module`` at the end and return self.
-
-        >>> from tinygrad_mlp import nn
-        >>> len(nn.ModuleList().append(nn.ReLU()))
-        1
-        """
-        self.add_module(str(len(self)), module)
-        return self
+    def _from_slice(self, items: list[tuple[str, Module]]) -> Module:
+        return ModuleList(module for _, module in items)
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         """Add each of ``modules`` at the end and return self.
