@@ -36,6 +36,7 @@ import html
 import inspect
 import os
 import re
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ _FONT = "Helvetica,Arial,sans-serif"
 _INK = "#1f2937"
 _MUTED = "#6b7280"
 _GRAD_INK = "#7c3aed"
+_BAD_INK = "#b91c1c"
 
 # (fill, border) per kind of box; the legend is built from the same table.
 _STYLE = {
@@ -90,6 +92,7 @@ _ROLES: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
 # Inputs of these are interchangeable; anything else with several inputs gets numbered arrows.
 _SYMMETRIC = frozenset({"add", "mul", "maximum", "minimum"})
 
+_PLACEHOLDER = "hidden"  # the id of the box that stands for the hidden middle of a graph
 _MAX_SHOWN = 6  # show_values prints the entries of tensors up to this size
 _FIRST_MARK = "first NaN/inf"
 
@@ -112,6 +115,10 @@ INSTALL_HINT = (
     "  conda:          conda install graphviz\n"
     "  Windows:        choco install graphviz   (or: winget install graphviz)"
 )
+_NO_DOT = (
+    "Graphviz's 'dot' program was not found on PATH, so the graph cannot be drawn as a "
+    "picture (its DOT text is in .source, or save_graph(graph, 'graph.dot')).\n" + INSTALL_HINT
+)
 
 
 class Picture(graphviz.Digraph):
@@ -125,24 +132,14 @@ class Picture(graphviz.Digraph):
     def pipe(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().pipe(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise _not_found(error) from None
+        except graphviz.ExecutableNotFound:
+            raise DotNotFoundError(_NO_DOT) from None
 
     def render(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().render(*args, **kwargs)
-        except graphviz.ExecutableNotFound as error:
-            raise _not_found(error) from None
-
-
-def _not_found(error: Exception) -> DotNotFoundError:
-    if isinstance(error, DotNotFoundError):
-        return error
-    return DotNotFoundError(
-        "Graphviz's 'dot' program was not found on PATH, so the graph cannot be drawn as a "
-        "picture (its DOT text is in .source, or save_graph(graph, 'graph.dot')).\n"
-        + INSTALL_HINT
-    )
+        except graphviz.ExecutableNotFound:
+            raise DotNotFoundError(_NO_DOT) from None
 
 
 # -- the graph as the engine recorded it --------------------------------------------------------
@@ -152,14 +149,13 @@ class _Node:
     """One box: an operation (a Function) or a leaf Tensor, with what is known about it."""
 
     __slots__ = (
-        "obj", "index", "is_op", "parents", "consumers", "value", "grad", "out_name",
+        "obj", "index", "parents", "consumers", "value", "grad", "out_name",
         "ident", "kind", "name", "cluster", "bad_value", "bad_grad", "norm", "root",
     )
 
-    def __init__(self, obj: Any, index: int, is_op: bool) -> None:
+    def __init__(self, obj: Any, index: int) -> None:
         self.obj = obj
         self.index = index
-        self.is_op = is_op
         self.parents: list[_Node] = []
         self.consumers: list[_Node] = []
         self.value: np.ndarray | None = None
@@ -173,6 +169,11 @@ class _Node:
         self.bad_grad: str | None = None
         self.norm: float | None = None
         self.root = False
+
+    @property
+    def is_op(self) -> bool:
+        """An operation (a Function), not a leaf Tensor."""
+        return isinstance(self.obj, Function)
 
 
 def _graph_object(item: Any) -> Any:
@@ -212,7 +213,7 @@ def _collect(roots: Sequence[Any]) -> list[_Node]:
                     break
             else:
                 stack.pop()
-                node = _Node(obj, len(nodes), isinstance(obj, Function))
+                node = _Node(obj, len(nodes))
                 by_id[id(obj)] = node
                 nodes.append(node)
 
@@ -490,7 +491,7 @@ def _find_trouble(nodes: list[_Node]) -> tuple[_Node | None, str]:
     pass (inputs first), then gradients in the backward pass (outputs first), so for a
     gradient that went bad it is the box that received the first bad gradient.
     """
-    first_value = first_grad = None
+    first_value = None
     for node in nodes:
         node.bad_value = _non_finite(node.value)
         if node.grad is not None:
@@ -500,11 +501,7 @@ def _find_trouble(nodes: list[_Node]) -> tuple[_Node | None, str]:
             first_value = node
     if first_value is not None:
         return first_value, "value"
-    for node in reversed(nodes):
-        if node.bad_grad:
-            first_grad = node
-            break
-    return first_grad, "grad"
+    return next((node for node in reversed(nodes) if node.bad_grad), None), "grad"
 
 
 # -- large graphs ---------------------------------------------------------------------------------
@@ -527,12 +524,11 @@ def _choose_visible(
     near_outputs = (budget + 1) // 2
     near_inputs = budget - near_outputs
 
-    queue = [n for n in nodes if n.root]
+    queue = deque(n for n in nodes if n.root)
     queued = {n.index for n in queue}
-    taken = head = 0
-    while head < len(queue) and taken < near_outputs:
-        node = queue[head]
-        head += 1
+    taken = 0
+    while queue and taken < near_outputs:
+        node = queue.popleft()
         if node.index not in visible:
             visible.add(node.index)
             taken += 1
@@ -562,7 +558,9 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _shape_text(shape: tuple[int, ...] | None, dtype: Any) -> str:
+def _shape_text(obj: Any) -> str:
+    """``(2, 16) float32``, ``scalar float64``: a box's output, as far as it is known."""
+    shape, dtype = getattr(obj, "shape", None), getattr(obj, "dtype", None)
     if shape is None:
         return str(dtype) if dtype is not None else "?"
     shape_str = "scalar" if shape == () else str(tuple(int(n) for n in shape))
@@ -586,6 +584,12 @@ def _row(text: str, size: int = 10, color: str = _MUTED, bold: bool = False) -> 
     return f'<TR><TD><FONT POINT-SIZE="{size}" COLOR="{color}">{body}</FONT></TD></TR>'
 
 
+def _table(rows: list[str]) -> str:
+    """An HTML-like label: ``rows`` (see :func:`_row`) stacked in a borderless table."""
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            + "".join(rows) + "</TABLE>>")
+
+
 def _where_short(where: str) -> str:
     """``train.py:12`` from the engine's ``/path/train.py:12 in main: code``."""
     match = re.match(r"(.*?):(\d+)(?: in |$)", where)
@@ -602,12 +606,11 @@ def _node_label(node: _Node, show_values: bool, threshold: float | None, mark: s
         title = f"<B>{_esc(obj.name)}</B>"
         if node.out_name:
             title += f' <FONT COLOR="{_MUTED}">→ <I>{_esc(node.out_name)}</I></FONT>'
-        rows.append(f'<TR><TD><FONT POINT-SIZE="12" COLOR="{_INK}">{title}</FONT></TD></TR>')
+        rows.append(_row(title, size=12, color=_INK))
         formula = _ROLES.get(obj.name, ((), {}))[1].get(len(node.parents))
         if formula:
             rows.append(_row(_esc(formula), size=9))
-        shape = getattr(obj, "shape", None)
-        rows.append(_row(_esc(_shape_text(shape, getattr(obj, "dtype", None)))))
+        rows.append(_row(_esc(_shape_text(obj))))
     else:
         leaf = obj
         if node.kind == "const":
@@ -617,7 +620,7 @@ def _node_label(node: _Node, show_values: bool, threshold: float | None, mark: s
                 "param": "parameter", "grad_input": "input (requires grad)", "input": "input",
             }[node.kind]
         rows.append(_row(_esc(title), size=12, color=_INK, bold=node.kind != "const"))
-        rows.append(_row(_esc(_shape_text(leaf.shape, leaf.dtype))))
+        rows.append(_row(_esc(_shape_text(leaf))))
 
     grad_shown = False
     if show_values:
@@ -640,24 +643,21 @@ def _node_label(node: _Node, show_values: bool, threshold: float | None, mark: s
     if node.norm is not None and not grad_shown and not node.bad_grad:
         rows.append(_row(f"grad norm {_esc(_fmt(node.norm))}", color=_GRAD_INK))
     if node.bad_value:
-        rows.append(_row(f"value has {node.bad_value}", color="#b91c1c", bold=True))
+        rows.append(_row(f"value has {node.bad_value}", color=_BAD_INK, bold=True))
     if node.bad_grad:
-        rows.append(_row(f"grad has {node.bad_grad}", color="#b91c1c", bold=True))
+        rows.append(_row(f"grad has {node.bad_grad}", color=_BAD_INK, bold=True))
     elif threshold is not None and node.norm is not None and node.norm > threshold:
         rows.append(_row(f"▲ large grad (&gt; {_esc(_fmt(threshold))})", color="#c2410c",
                          bold=True))
     if mark:
-        rows.append(_row(f"⚠ {_esc(mark)}", size=11, color="#b91c1c", bold=True))
+        rows.append(_row(f"⚠ {_esc(mark)}", size=11, color=_BAD_INK, bold=True))
     if message:
         for line in _wrap(message, 48):
-            rows.append(_row(_esc(line), size=9, color="#b91c1c"))
+            rows.append(_row(_esc(line), size=9, color=_BAD_INK))
     where = getattr(obj, "where", None) if node.is_op else None
     if where:
         rows.append(_row(_esc(_where_short(where)), size=8))
-    return (
-        '<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-        + "".join(rows) + "</TABLE>>"
-    )
+    return _table(rows)
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -679,8 +679,7 @@ def _tooltip(node: _Node) -> str:
     """Hover text (SVG): the full story of the box, with exact numbers."""
     obj = node.obj
     if node.is_op:
-        shape_text = _shape_text(getattr(obj, "shape", None), getattr(obj, "dtype", None))
-        parts = [f"{obj.name}: {shape_text}"]
+        parts = [f"{obj.name}: {_shape_text(obj)}"]
         if node.out_name:
             parts[0] += f" (output named {node.out_name!r})"
         where = getattr(obj, "where", None)
@@ -695,7 +694,7 @@ def _tooltip(node: _Node) -> str:
             "input": "input data", "const": "constant",
         }[node.kind]
         parts = [f"{node.name + ': ' if node.name else ''}{described}, "
-                 f"{_shape_text(obj.shape, obj.dtype)}"]
+                 f"{_shape_text(obj)}"]
     if node.norm is not None:
         parts.append(f"gradient norm = {node.norm!r}")
     if node.bad_value:
@@ -787,18 +786,19 @@ def _draw(
         roots = [*roots, culprit]
 
     nodes = _collect(roots)
-    names = _Names(params)
-    clusters = _assign_names_and_clusters(nodes, names, cluster_modules)
-    first, first_how = _find_trouble(nodes)
-    culprit_node = None
+    clusters = _assign_names_and_clusters(nodes, _Names(params), cluster_modules)
+    first, first_how = _find_trouble(nodes)  # also flags every node's NaN/inf and norm
     if culprit is not None:
-        culprit_node = next(n for n in nodes if n.obj is culprit)
-        first, first_how = culprit_node, "anomaly"
+        first, first_how = next(n for n in nodes if n.obj is culprit), "anomaly"
+    mark = {
+        "anomaly": "NaN/inf made here (detect_anomaly)",
+        "value": _FIRST_MARK,
+        "grad": f"{_FIRST_MARK} (gradient)",
+    }[first_how]
 
     for node in nodes:
-        label = node.name if (not node.is_op and node.name) else (
-            node.obj.name if node.is_op else node.kind)
-        node.ident = f"n{node.index}_{_slug(label)}" if _slug(label) else f"n{node.index}"
+        slug = _slug(node.obj.name if node.is_op else node.name or node.kind)
+        node.ident = f"n{node.index}_{slug}" if slug else f"n{node.index}"
 
     keep = [n for n in nodes if n.root]
     if first is not None and not first.root:
@@ -817,32 +817,42 @@ def _draw(
     for node in nodes:
         if visible is not None and node.index not in visible:
             continue
-        mark = message = None
-        if node is first:
-            if first_how == "anomaly":
-                mark, message = "NaN/inf made here (detect_anomaly)", culprit_message
-            elif first_how == "value":
-                mark = _FIRST_MARK
-            else:
-                mark = f"{_FIRST_MARK} (gradient)"
-        attrs = _node_attrs(node, grad_norm_threshold, node is first, used_kinds)
-        if node is culprit_node and not (node.bad_value or node.bad_grad):
+        is_first = node is first
+        attrs = _node_attrs(node, grad_norm_threshold, is_first, used_kinds)
+        if is_first and first_how == "anomaly" and not (node.bad_value or node.bad_grad):
             attrs.update(fillcolor=_STYLE["nan"][0], color=_STYLE["nan"][1])
             used_kinds.add("nan")
-        attrs["label"] = _node_label(node, show_values, grad_norm_threshold, mark, message)
-        attrs["tooltip"] = _tooltip(node) + (
-            "\nfirst place (in the order the numbers were computed) where NaN/inf is known; "
-            "op outputs are not kept after backward, so an earlier op may have made it: "
-            "run under tg.detect_anomaly() to stop at the op that did"
-            if node is first and first_how == "value" and getattr(node.obj, "freed", False)
-            else "")
+        attrs["label"] = _node_label(node, show_values, grad_norm_threshold,
+                                     mark if is_first else None,
+                                     culprit_message if is_first else None)
+        attrs["tooltip"] = _tooltip(node)
+        if is_first and first_how == "value" and getattr(node.obj, "freed", False):
+            attrs["tooltip"] += (
+                "\nfirst place (in the order the numbers were computed) where NaN/inf is "
+                "known; op outputs are not kept after backward, so an earlier op may have "
+                "made it: run under tg.detect_anomaly() to stop at the op that did"
+            )
         statements.setdefault(node.cluster, []).append((node.ident, attrs))
+    _add_boxes(dot, statements, clusters)
 
+    if visible is not None:
+        _add_placeholder(dot, nodes, visible, max_nodes)
+    _add_edges(dot, nodes, visible)
+
+    _add_caption(dot, title, legend, used_kinds, grad_norm_threshold)
+    return dot
+
+
+def _add_boxes(dot: graphviz.Digraph,
+               statements: dict[str | None, list[tuple[str, dict[str, str]]]],
+               clusters: _Clusters) -> None:
+    """The boxes (``statements``: cluster key -> (ident, attributes)), each module's in its
+    frame, frames nested as the modules are."""
     used = [key for key in statements if key is not None]
     number = {key: i for i, key in enumerate(used)}  # keeps names unique if two slugs agree
     children: dict[str | None, list[str]] = {}
     for key in used:
-        children.setdefault(clusters.parent(key, set(number)), []).append(key)
+        children.setdefault(clusters.parent(key, set(used)), []).append(key)
 
     def emit(graph: graphviz.Digraph, key: str | None) -> None:
         # recursion only as deep as modules are nested in one another
@@ -851,7 +861,7 @@ def _draw(
         for child in children.get(key, ()):
             with graph.subgraph(name=f"cluster_{number[child]}_{_slug(child) or 'model'}") as sub:
                 # nohtml: a module name such as "<lambda>" must not be read as an HTML label
-                label = graphviz.nohtml(clusters.labels.get(child, child))
+                label = graphviz.nohtml(clusters.labels[child])
                 sub.attr(label=label, style="rounded,filled",
                          fillcolor="#f8fafc", color="#cbd5e1", fontcolor="#334155",
                          fontsize="11", labeljust="l", margin="10")
@@ -859,34 +869,22 @@ def _draw(
 
     emit(dot, None)
 
-    if visible is None:
-        for node in nodes:
-            _add_edges(dot, node)
-    else:
-        _add_placeholder(dot, nodes, visible, max_nodes)
-
-    _add_caption(dot, title, legend, used_kinds, grad_norm_threshold)
-    return dot
-
 
 def _node_attrs(node: _Node, threshold: float | None, is_first: bool,
                 used: set[str]) -> dict[str, str]:
-    kind = node.kind if not node.is_op else "op"
     if node.bad_value or node.bad_grad:
         look = "nan"
     elif threshold is not None and node.norm is not None and node.norm > threshold:
         look = "large"
     else:
-        look = kind
-    used.add(kind)
+        look = node.kind
+    used.add(node.kind)
     used.add(look)
     fill, border = _STYLE[look]
     if node.is_op:
         style = "rounded,filled"
-    elif kind == "const":
+    elif node.kind == "const":
         style = "dashed,filled"
-        if look == "const":
-            border = _STYLE["const"][1]
     else:
         style = "filled"
     attrs = {"style": style, "fillcolor": fill, "color": border}
@@ -899,15 +897,26 @@ def _node_attrs(node: _Node, threshold: float | None, is_first: bool,
     return attrs
 
 
-def _add_edges(dot: graphviz.Digraph, node: _Node) -> None:
-    if not node.is_op:
-        return
-    roles = _edge_roles(node)
-    for i, parent in enumerate(node.parents):
-        if roles is None:
-            dot.edge(parent.ident, node.ident)
-        else:
-            dot.edge(parent.ident, node.ident, label=roles[i])
+def _add_edges(dot: graphviz.Digraph, nodes: list[_Node], visible: set[int] | None) -> None:
+    """The arrows; with some boxes hidden, one dashed arrow into and out of the placeholder
+    for each drawn box that feeds, or is fed by, a hidden one."""
+    into_placeholder: set[int] = set()
+    out_of_placeholder: set[int] = set()
+    for node in nodes:
+        if not node.is_op:
+            continue
+        roles = _edge_roles(node)
+        for i, parent in enumerate(node.parents):
+            seen_parent = visible is None or parent.index in visible
+            seen_node = visible is None or node.index in visible
+            if seen_parent and seen_node:
+                dot.edge(parent.ident, node.ident, label=roles[i] if roles else None)
+            elif seen_node and node.index not in out_of_placeholder:
+                out_of_placeholder.add(node.index)
+                dot.edge(_PLACEHOLDER, node.ident, style="dashed")
+            elif seen_parent and parent.index not in into_placeholder:
+                into_placeholder.add(parent.index)
+                dot.edge(parent.ident, _PLACEHOLDER, style="dashed")
 
 
 def _edge_roles(node: _Node) -> list[str] | None:
@@ -934,33 +943,11 @@ def _add_placeholder(dot: graphviz.Digraph, nodes: list[_Node], visible: set[int
     for line in _wrap(summary, 40)[:4]:
         rows.append(_row(_esc(line), size=9))
     if bad:
-        rows.append(_row(f"{bad} of them with NaN/inf", size=10, color="#b91c1c", bold=True))
+        rows.append(_row(f"{bad} of them with NaN/inf", size=10, color=_BAD_INK, bold=True))
     rows.append(_row(f"(max_nodes={max_nodes}; pass max_nodes=None to see all)", size=8))
-    label = ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-             + "".join(rows) + "</TABLE>>")
     fill, border = _STYLE["nan"] if bad else ("#f3f4f6", "#9ca3af")
-    dot.node("hidden", label=label, style="dashed,rounded,filled", fillcolor=fill,
+    dot.node(_PLACEHOLDER, label=_table(rows), style="dashed,rounded,filled", fillcolor=fill,
              color=border, tooltip=f"{len(hidden)} nodes hidden: {summary}")
-    into_placeholder: set[int] = set()
-    out_of_placeholder: set[int] = set()
-    for node in nodes:
-        if not node.is_op:
-            continue
-        roles = _edge_roles(node)
-        for i, parent in enumerate(node.parents):
-            seen_parent = parent.index in visible
-            seen_node = node.index in visible
-            if seen_parent and seen_node:
-                if roles is None:
-                    dot.edge(parent.ident, node.ident)
-                else:
-                    dot.edge(parent.ident, node.ident, label=roles[i])
-            elif seen_node and node.index not in out_of_placeholder:
-                out_of_placeholder.add(node.index)
-                dot.edge("hidden", node.ident, style="dashed")
-            elif seen_parent and parent.index not in into_placeholder:
-                into_placeholder.add(parent.index)
-                dot.edge(parent.ident, "hidden", style="dashed")
 
 
 def _add_caption(dot: graphviz.Digraph, title: str | None, legend: bool, used: set[str],
