@@ -240,17 +240,19 @@ class Function:
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run the operation on Tensors (or numbers/arrays) and record it when needed."""
         tensors = [a if isinstance(a, Tensor) else _lift(a, args) for a in args]
-        for t in tensors:
-            if t._data.dtype.kind != "f":  # rare: an integer or boolean operand
+        arrays = [t._data for t in tensors]
+        for array in arrays:
+            if array.dtype.kind != "f":  # rare: an integer or boolean operand
                 tensors = _promote(cls, tensors)
+                arrays = [t._data for t in tensors]
                 break
         fn = cls()
         try:
-            out = fn.forward(*[t._data for t in tensors], **params)
+            out = fn.forward(*arrays, **params)
         except (ValueError, IndexError, TypeError) as error:
             if type(error).__module__.startswith(__package__):
                 raise  # our own error: it already names the operation and the shapes
-            message = fn.explain(*[t._data for t in tensors], **params)
+            message = fn.explain(*arrays, **params)
             shapes = ", ".join(str(t.shape) for t in tensors)
             text = message or f"{cls.name}: {error} (input shapes {shapes})"
             raise type(error)(text) from None

@@ -632,19 +632,20 @@ class CrossEntropy(Function):
                 f"cross_entropy: target class {bad} is out of range for "
                 f"{logits.shape[-1]} classes (valid: 0 to {logits.shape[-1] - 1})"
             )
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)
-        log_norm = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-        log_probs = shifted - log_norm
-        self.probs = np.exp(log_probs)
-        if classes is not None:
-            losses = -log_probs[(*_rows(classes), classes)]
+        if classes is None and target.shape != logits.shape:
+            raise ShapeError(
+                f"cross_entropy: probability target {target.shape} must have the logits' "
+                f"shape {logits.shape}"
+            )
+        shifted = logits - np.max(logits, axis=-1, keepdims=True)  # no overflow in exp
+        e = np.exp(shifted)
+        norm = np.sum(e, axis=-1, keepdims=True)
+        self.probs = e / norm
+        log_norm = np.log(norm)
+        if classes is not None:  # -log p[class] = log_norm - shifted[class]
+            losses = log_norm[..., 0] - shifted[(*_rows(classes), classes)]
         else:
-            if target.shape != logits.shape:
-                raise ShapeError(
-                    f"cross_entropy: probability target {target.shape} must have the logits' "
-                    f"shape {logits.shape}"
-                )
-            losses = -(target * log_probs).sum(axis=-1)
+            losses = -(target * (shifted - log_norm)).sum(axis=-1)
         if reduction == "none":
             return losses
         total = losses.sum()
