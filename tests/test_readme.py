@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import tinygrad_mlp as tg
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -25,6 +27,11 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     accuracy = namespace["history"].val_accuracy[-1]
     assert accuracy >= 0.95, accuracy
     assert (tmp_path / "moons.npz").exists()
+    model, restored = namespace["model"], namespace["restored"]
+    assert repr(restored) == repr(model)
+    saved = tg.load(tmp_path / "moons.npz")  # the README's own loop trains `model` further
+    for name, array in restored.state_dict().items():
+        assert (saved[name] == array).all(), name
     assert namespace["graph"].source.startswith("digraph")
 
 
