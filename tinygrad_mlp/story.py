@@ -72,31 +72,29 @@ def _plots(out: Path, posted: list[float], fixed: list[float], mlp: list[float],
         ax.axvline(first, color="tab:red", linestyle=":", label=f"loss = inf (epoch {first})")
     ax.plot(np.log10(fixed), label="fixed NeuralNetwork", color="tab:blue")
     ax.plot(np.log10(mlp), "--", label="nn.MLP + SGD (same weights)", color="tab:green")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("log10 training MSE (units of y²)")
-    ax.set_title("Posted vs fixed network on raw diabetes data")
-    ax.legend()
-    fig.tight_layout()
-    path = out / "loss_curves.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    written.append(path)
+    written.append(_finish(plt, fig, ax, "log10 training MSE (units of y²)",
+                           "Posted vs fixed network on raw diabetes data", out / "loss_curves.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for i, label in enumerate(labels):
         series = history["max_abs_A"][:, i]
         keep = np.isfinite(series) & (series > 0)
         ax.plot(np.flatnonzero(keep), np.log10(series[keep]), label=label)
+    written.append(_finish(plt, fig, ax, "log10 max |A| (pre-activation)",
+                           "Posted network: how each layer grows", out / "layer_growth.png"))
+    return written
+
+
+def _finish(plt: Any, fig: Any, ax: Any, ylabel: str, title: str, path: Path) -> Path:
+    """Label a per-epoch plot, write it to ``path`` and close it."""
     ax.set_xlabel("epoch")
-    ax.set_ylabel("log10 max |A| (pre-activation)")
-    ax.set_title("Posted network: how each layer grows")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    path = out / "layer_growth.png"
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    written.append(path)
-    return written
+    return path
 
 
 def _graph(out: Path, anomaly: Any) -> list[Path]:
