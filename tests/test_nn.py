@@ -682,6 +682,26 @@ def test_bce_second_derivative_through_create_graph():
     np.testing.assert_allclose(p.grad.data, expected, rtol=1e-5)
 
 
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_second_derivatives_through_create_graph(reduction):
+    # The fused node recomputes (x - y) on the graph: d/dx and d/dy of the gradient
+    # 2 (x - y) / n are 2/n and -2/n per element (n = 1 unless the mean is taken).
+    x = tg.tensor([0.5, -1.0, 2.0], requires_grad=True, dtype=np.float64)
+    y = tg.tensor([1.0, 1.0, 1.0], requires_grad=True, dtype=np.float64)
+    loss = F.mse_loss(x, y, reduction)
+    gx, gy = tg.grad(loss.sum(), [x, y], create_graph=True)
+    scale = 2.0 / 3 if reduction == "mean" else 2.0
+    np.testing.assert_allclose(gx.data, scale * (x.data - y.data))
+    np.testing.assert_allclose(gy.data, -scale * (x.data - y.data))
+    gx.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [scale] * 3)
+    np.testing.assert_allclose(y.grad.data, [-scale] * 3)
+
+
+def test_mse_of_nothing_is_nan_as_in_pytorch():
+    assert np.isnan(F.mse_loss(tg.zeros(0), tg.zeros(0)).item())
+
 # -- losses: inputs the user gets wrong -----------------------------------------------------------
 
 

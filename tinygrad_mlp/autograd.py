@@ -15,6 +15,7 @@ graph of the backward pass) under ``create_graph=True``.
 from __future__ import annotations
 
 import functools
+import itertools
 import linecache
 import os
 import sys
@@ -212,7 +213,9 @@ class Function:
     to each input's shape and dtype.
     """
 
-    __slots__ = ("parents", "shape", "dtype", "out_grad", "where", "freed", "module")
+    __slots__ = (
+        "parents", "shape", "dtype", "out_grad", "where", "freed", "module", "made", "__weakref__"
+    )
 
     name = "function"
     # True for operations whose result is a float even on integer inputs (exp, /, mean...).
@@ -232,15 +235,19 @@ class Function:
         return None
 
     @property
-    def needs(self) -> tuple[bool, ...]:
+    def needs(self) -> list[bool]:
         """Which inputs want a gradient, so a rule can skip costly work for constants."""
-        return tuple(p._requires_grad for p in self.parents)
+        return [p._requires_grad for p in self.parents]
 
     @classmethod
     def apply(cls, *args: Any, **params: Any) -> Tensor:
         """Run the operation on Tensors (or numbers/arrays) and record it when needed."""
-        tensors = [a if isinstance(a, Tensor) else _lift(a, args) for a in args]
-        arrays = [t._data for t in tensors]
+        tensors: Sequence[Tensor] = args
+        try:
+            arrays = [a._data for a in args]
+        except AttributeError:  # a number, list or array beside the Tensors
+            tensors = [a if isinstance(a, Tensor) else _lift(a, args) for a in args]
+            arrays = [t._data for t in tensors]
         for array in arrays:
             if array.dtype.kind != "f":  # rare: an integer or boolean operand
                 tensors = _promote(cls, tensors)
@@ -258,31 +265,45 @@ class Function:
             raise type(error)(text) from None
         if type(out) is not np.ndarray:  # NumPy turns 0-d results into scalars
             out = np.asarray(out)
-        record = _mode.grad_enabled
-        if record:
+        mode = _mode
+        if mode.grad_enabled:
             for t in tensors:
                 if t._requires_grad:
                     break
             else:
-                record = False
-        if not record:
-            if _mode.anomaly:
-                _check_forward(fn, out, tensors, "")
-            return Tensor._make(out, False, None)
+                return _unrecorded(fn, out, tensors, mode.anomaly)
+        else:
+            return _unrecorded(fn, out, tensors, mode.anomaly)
         fn.parents = tensors
-        fn.shape, fn.dtype = out.shape, out.dtype
-        fn.out_grad = None
+        fn.shape = out.shape
+        fn.dtype = out.dtype
+        fn.out_grad = fn.module = None
         fn.freed = False
-        fn.where = _user_frame() if _mode.anomaly else None
-        if fn.where is not None:
+        fn.made = next(_clock)
+        if mode.anomaly:
+            fn.where = _user_frame()
             _check_forward(fn, out, tensors, fn.where)
+        else:
+            fn.where = None
         return Tensor._make(out, True, fn)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
 
 
-def _check_forward(fn: Function, out: np.ndarray, tensors: list, where: str) -> None:
+# Numbers nodes in the order they were made. A node's inputs exist before it, so this order is
+# a topological order of any graph: backward sorts by it instead of searching the graph.
+_clock = itertools.count()
+
+
+def _unrecorded(fn: Function, out: np.ndarray, tensors: Sequence[Tensor], anomaly: bool) -> Tensor:
+    """The result of an operation that is not recorded (no input requires grad, or no_grad)."""
+    if anomaly:
+        _check_forward(fn, out, tensors, "")
+    return Tensor._make(out, False, None)
+
+
+def _check_forward(fn: Function, out: np.ndarray, tensors: Sequence[Tensor], where: str) -> None:
     bad = _non_finite(out)
     if bad is None:
         return
@@ -315,7 +336,7 @@ def _lift(value: Any, args: Sequence[Any]) -> Tensor:
     return Tensor(value)
 
 
-def _promote(cls: type[Function], tensors: list[Tensor]) -> list[Tensor]:
+def _promote(cls: type[Function], tensors: Sequence[Tensor]) -> list[Tensor]:
     """Integer and boolean operands of a float operation become float (as in PyTorch).
 
     Beside a float Tensor they take its dtype; alone, in an operation whose result is a float
@@ -349,34 +370,33 @@ _FREED_MESSAGE = (
 )
 
 
+def _made(tensor: Tensor) -> int:
+    return tensor.grad_fn.made
+
+
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
     """Non-leaf Tensors reachable from ``roots``, each after all of its inputs.
 
-    An explicit stack instead of recursion, so graph depth is limited only by memory.
+    A plain search collects them (an explicit stack, so depth is limited only by memory), and
+    the order in which their nodes were made sorts them.
     """
-    order: list[Tensor] = []
+    found: list[Tensor] = []
     seen: set[int] = set()
-    for root in roots:
-        if root.grad_fn is None or id(root) in seen:
+    stack = [root for root in roots if root.grad_fn is not None]
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
             continue
-        seen.add(id(root))
-        if root.grad_fn.freed:
+        seen.add(id(tensor))
+        node = tensor.grad_fn
+        if node.freed:
             raise RuntimeError(_FREED_MESSAGE)
-        stack = [(root, iter(root.grad_fn.parents))]
-        while stack:
-            tensor, parents = stack[-1]
-            for parent in parents:
-                node = parent.grad_fn
-                if node is not None and id(parent) not in seen:
-                    if node.freed:
-                        raise RuntimeError(_FREED_MESSAGE)
-                    seen.add(id(parent))
-                    stack.append((parent, iter(node.parents)))
-                    break
-            else:
-                stack.pop()
-                order.append(tensor)
-    return order
+        found.append(tensor)
+        for parent in node.parents:
+            if parent.grad_fn is not None:
+                stack.append(parent)
+    found.sort(key=_made)
+    return found
 
 
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
@@ -428,35 +448,15 @@ def run_backward(
     the graph is freed only then, so a failed backward changes nothing.
     """
     order = _topological_order(roots)
-    # A seed can reach a leaf unchanged (through add, reshape, ...); it is the caller's array,
-    # so .grad must get a copy of it.
-    owners = {_buffer_owner(s) for s in seeds if isinstance(s, np.ndarray)}
-    grads: dict[int, Any] = {}
+    grads: dict[int, Any] = {}  # id of a Tensor -> the sum of the gradients reaching it
+    leaves: dict[int, Tensor] = {}  # id -> leaf, for the leaves that require grad
     for root, seed in zip(roots, seeds):
-        key = id(root)
-        grads[key] = grads[key] + seed if key in grads else seed
-    wanted = None if capture is None else {id(t): t for t in capture}
-    found: dict[int, Any] = {}
-    leaf_grads: dict[int, tuple[Tensor, Any]] = {}
+        _add_to(grads, id(root), seed)
+        if root.grad_fn is None and root._requires_grad:
+            leaves[id(root)] = root
+    wanted = None if capture is None else {id(t) for t in capture}
+    found: dict[int, Any] = {}  # the captured non-leaf Tensors' gradients
     anomaly = _mode.anomaly
-
-    def deliver(tensor: Tensor, g: Any) -> None:
-        if wanted is not None:
-            if id(tensor) in wanted:
-                key = id(tensor)
-                found[key] = found[key] + g if key in found else g
-            return
-        key = id(tensor)
-        if key in leaf_grads:
-            leaf_grads[key] = (tensor, leaf_grads[key][1] + g)
-        else:
-            leaf_grads[key] = (tensor, g)
-
-    for root in roots:
-        # ``id in grads``: a leaf given twice as a root has had its summed seed delivered.
-        if root.grad_fn is None and root._requires_grad and id(root) in grads:
-            deliver(root, grads.pop(id(root)))
-
     previous_mode = _mode.grad_enabled
     _mode.grad_enabled = create_graph
     try:
@@ -478,39 +478,48 @@ def run_backward(
                 if pg is None or not parent._requires_grad:
                     continue
                 data = parent._data
-                if pg.shape != data.shape or pg.dtype != data.dtype or type(pg) is not type(data):
+                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
                     pg = _fit_to(pg, parent)
                 if anomaly:
                     _check_backward(node, pg, index)
                 key = id(parent)
-                if parent.grad_fn is not None:
-                    previous = grads.get(key)
-                    grads[key] = pg if previous is None else previous + pg
-                elif wanted is None:
-                    previous = leaf_grads.get(key)
-                    leaf_grads[key] = (parent, pg if previous is None else previous[1] + pg)
-                else:
-                    deliver(parent, pg)
+                previous = grads.get(key)
+                grads[key] = pg if previous is None else previous + pg
+                if parent.grad_fn is None:
+                    leaves[key] = parent
     finally:
         _mode.grad_enabled = previous_mode
 
     if wanted is not None:
-        result = [found.get(id(t)) for t in capture]
+        result = [found[id(t)] if id(t) in found else grads.get(id(t)) for t in capture]
     else:
         result = None
-        for tensor, g in leaf_grads.values():
+        # A seed can reach a leaf unchanged (through add, reshape, ...) and Add hands one
+        # array to both sides: .grad is the user's to modify, so never share a buffer.
+        owners = {_buffer_owner(s) for s in seeds if isinstance(s, np.ndarray)}
+        for key, leaf in leaves.items():
+            g = grads[key]
             if not create_graph:
-                # Never hand one buffer to two leaves (Add passes the same array to both
-                # sides) or a read-only broadcast view: .grad is the user's to modify.
-                owner = _buffer_owner(g)
+                owner = id(g) if g.base is None else _buffer_owner(g)
                 if owner in owners or not g.flags.writeable:
                     g = g.copy()
                 owners.add(owner)
-            _accumulate(tensor, g, create_graph)
+            _accumulate(leaf, g, create_graph)
     if not retain_graph:
+        # Free the graph: drop the nodes' hold on intermediate values and saved arrays,
+        # keeping the graph's shape (nodes in place of non-leaf inputs) for pictures.
         for tensor in order:
-            _free(tensor.grad_fn)
+            node = tensor.grad_fn
+            node.parents = [p.grad_fn or p for p in node.parents]
+            for name in node._saved:
+                setattr(node, name, None)
+            node.freed = True
     return result
+
+
+def _add_to(grads: dict[int, Any], key: int, g: Any) -> None:
+    previous = grads.get(key)
+    grads[key] = g if previous is None else previous + g
 
 
 def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
@@ -521,14 +530,6 @@ def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
         leaf._grad = Tensor._make(g, False, None)
     else:
         leaf._grad = Tensor._make(previous._data + g, False, None)
-
-
-def _free(node: Function) -> None:
-    """Drop the node's hold on intermediate values, keeping the graph's shape for pictures."""
-    node.parents = tuple(p if p.grad_fn is None else p.grad_fn for p in node.parents)
-    for name in node._saved:
-        setattr(node, name, None)
-    node.freed = True
 
 
 def _check_backward(node: Function, g: np.ndarray | Tensor, index: int) -> None:

@@ -257,13 +257,11 @@ class Linear(Function):
 
     def backward(self, g, out, x, weight, bias=None):
         need = self.needs
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
         gx = g @ weight if need[0] else None
-        gw = None
-        if need[1]:
-            x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-            gw = g2.mT @ x2
-        gb = g2.sum(axis=0) if bias is not None and need[2] else None
+        if g.ndim != 2:  # a batch with several leading axes: flatten them for the weight
+            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
+        gw = g.mT @ x if need[1] else None
+        gb = g.sum(axis=0) if bias is not None and need[2] else None
         return gx, gw, gb
 
     def explain(self, x, weight, bias=None):
@@ -673,6 +671,35 @@ class CrossEntropy(Function):
 # The floor of p (1 - p) in BCE's gradient: PyTorch's 1e-12, which its kernel stores as a
 # float32 (so it is 9.99999996e-13).
 _BCE_EPS = float(np.float32(1e-12))
+
+
+class MeanSquaredError(Function):
+    """``(x - y) ** 2`` reduced as one node: the loss of every regression step."""
+
+    __slots__ = ("reduction", "diff")
+    name = "mse_loss"
+    float_result = True
+    _saved = ("diff",)
+
+    def forward(self, x, y, reduction="mean"):
+        self.reduction = reduction
+        self.diff = diff = x - y
+        squares = diff * diff
+        if reduction == "none":
+            return squares
+        total = np.add.reduce(squares, axis=None)
+        if reduction == "sum":
+            return total
+        # The mean of no elements is NaN, as in PyTorch (and NumPy, without its warning).
+        return total / squares.size if squares.size else np.full((), np.nan, squares.dtype)
+
+    def backward(self, g, out, x, y):
+        # Under create_graph x and y are Tensors: recompute the difference on the graph.
+        diff = self.diff if type(x) is np.ndarray else x - y
+        scale = 2.0 / max(value(diff).size, 1) if self.reduction == "mean" else 2.0
+        gx = (g * scale) * diff
+        need_x, need_y = self.needs
+        return (gx if need_x else None), (-gx if need_y else None)
 
 
 class BinaryCrossEntropy(Function):

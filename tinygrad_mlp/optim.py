@@ -99,9 +99,9 @@ class Optimizer:
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:
-                    p.grad = Tensor._make(np.zeros_like(p._data), False, None)
+                    p._grad = None
+                elif p._grad is not None:
+                    p._grad = Tensor._make(np.zeros_like(p._data), False, None)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given.
@@ -284,9 +284,9 @@ class SGD(Optimizer):
         keep = 1.0 - float(group["dampening"])
         weight_decay, nesterov = float(group["weight_decay"]), group["nesterov"]
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:
                 continue
-            d_p = p.grad._data
+            d_p = p._grad._data
             if weight_decay:
                 d_p = d_p + weight_decay * p._data
             if momentum:

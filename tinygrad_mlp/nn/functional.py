@@ -187,8 +187,7 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     2.0
     """
     input, target = _same_shape_pair(input, target, reduction, "mse_loss")
-    diff = input - target
-    return _reduce(diff * diff, reduction)
+    return ops.MeanSquaredError.apply(input, target, reduction=reduction)
 
 
 def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:

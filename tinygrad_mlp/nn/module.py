@@ -214,7 +214,7 @@ class Module:
         # Tag the node that made the output with the module, for graph pictures. An inner
         # module got there first when it made that very node: the innermost one wins.
         node = getattr(out, "grad_fn", None)
-        if node is not None and getattr(node, "module", None) is None:
+        if node is not None and node.module is None:
             node.module = self
         return out
 
