@@ -11,8 +11,9 @@ Run it::
     python -m tinygrad_mlp                  # pictures go to ./out
     python -m tinygrad_mlp story --out DIR
 
-Plots need matplotlib and the graph picture needs ``tinygrad_mlp.viz``; without them the
-story is printed all the same.
+The curves are written as CSV, and as PNG pictures when matplotlib is installed; the graph
+picture needs Graphviz's ``dot`` (without it the DOT text is written). The story is printed
+all the same.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .compare import check_backprop
 from .convert import train_side_by_side
 from .data import Standardize, load_diabetes, train_test_split
 from .diagnose import diagnose, posted_setup
+from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 
 EPOCHS_POSTED = 300  # long enough to see inf (epoch ~150) and then NaN (epoch ~300)
 EPOCHS_FIXED = 400
@@ -52,49 +54,22 @@ def _train_posted(epochs: int) -> list[float]:
 
 def _plots(out: Path, posted: list[float], fixed: list[float], mlp: list[float],
            history: dict[str, np.ndarray], labels: list[str]) -> list[Path]:
-    """Loss curves (posted vs fixed) and per-layer growth; nothing when matplotlib is absent."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: works without a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    written = []
-    # log10 on a linear axis: matplotlib's log scale cannot place ticks near 1e300.
-    fig, ax = plt.subplots(figsize=(7, 4))
-    posted_arr = np.asarray(posted, dtype=np.float64)
-    finite = np.isfinite(posted_arr)
-    ax.plot(np.flatnonzero(finite), np.log10(posted_arr[finite]), label="posted (raw features)",
-            color="tab:red")
-    if not finite.all():
-        first = int(np.flatnonzero(~finite)[0])
-        ax.axvline(first, color="tab:red", linestyle=":", label=f"loss = inf (epoch {first})")
-    ax.plot(np.log10(fixed), label="fixed NeuralNetwork", color="tab:blue")
-    ax.plot(np.log10(mlp), "--", label="nn.MLP + SGD (same weights)", color="tab:green")
-    written.append(_finish(plt, fig, ax, "log10 training MSE (units of y²)",
-                           "Posted vs fixed network on raw diabetes data", out / "loss_curves.png"))
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for i, label in enumerate(labels):
-        series = history["max_abs_A"][:, i]
-        keep = np.isfinite(series) & (series > 0)
-        ax.plot(np.flatnonzero(keep), np.log10(series[keep]), label=label)
-    written.append(_finish(plt, fig, ax, "log10 max |A| (pre-activation)",
-                           "Posted network: how each layer grows", out / "layer_growth.png"))
+    """Loss curves (posted vs fixed) and per-layer growth: CSV, and PNG with matplotlib."""
+    posted_name, fixed_name, mlp_name = (
+        "posted (raw features)", "fixed NeuralNetwork", "nn.MLP + SGD (same weights)"
+    )
+    written = write_curves(
+        out / "loss_curves", {posted_name: posted, fixed_name: fixed, mlp_name: mlp},
+        title="Posted vs fixed network on raw diabetes data",
+        ylabel="training MSE (units of y²)", x_start=0, log=True,
+        styles={posted_name: "C3-", fixed_name: "C0-", mlp_name: "C2--"},
+    )
+    growth = {label: history["max_abs_A"][:, i] for i, label in enumerate(labels)}
+    written += write_curves(
+        out / "layer_growth", growth, title="Posted network: how each layer grows",
+        ylabel="max |A| (pre-activation)", x_start=0, log=True,
+    )
     return written
-
-
-def _finish(plt: Any, fig: Any, ax: Any, ylabel: str, title: str, path: Path) -> Path:
-    """Label a per-epoch plot, write it to ``path`` and close it."""
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def _graph(out: Path, anomaly: Any) -> list[Path]:
@@ -195,6 +170,8 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
         mlp_curve = [v * var_y for v in run.mlp_losses]
         written += _plots(out, posted_curve, fixed_curve, mlp_curve, report.history,
                           report.layer_labels)
+        if not have_matplotlib():
+            _say("   (" + MATPLOTLIB_MISSING + ")", quiet)
         written += _graph(out, report.anomaly)
         if written:
             _say("", quiet)
