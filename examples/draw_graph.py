@@ -1,6 +1,6 @@
 """Pictures of the computation graph: an MLP's training step, and a NaN tracked down.
 
-    python examples/draw_graph.py            # writes SVGs into out/
+    python examples/draw_graph.py            # writes SVGs into out/draw_graph/
     python examples/draw_graph.py --out pics --format png
 
 Four pictures:
@@ -47,7 +47,7 @@ def _hand_written_bce(p: tg.Tensor, y: tg.Tensor) -> tg.Tensor:
     return -(y * p.log() + (1 - y) * (1 - p).log()).mean()
 
 
-def main(out_dir: str | Path = "out", fmt: str = "svg") -> list[Path]:
+def main(out_dir: str | Path = "out/draw_graph", fmt: str = "svg") -> list[Path]:
     """Write the four pictures into ``out_dir`` and return their paths.
 
     >>> import tempfile
@@ -104,7 +104,7 @@ def main(out_dir: str | Path = "out", fmt: str = "svg") -> list[Path]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="out", help="folder for the pictures (default: out)")
+    parser.add_argument("--out", default="out/draw_graph", help="folder for the pictures")
     parser.add_argument("--format", default="svg", help="svg (default), png or pdf")
     args = parser.parse_args()
     for path in main(args.out, args.format):

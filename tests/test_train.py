@@ -22,7 +22,7 @@ from tinygrad_mlp.data import (
 )
 from tinygrad_mlp.train import History, TrainingDiverged, fit
 
-EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "train_digits.py")
+EXAMPLE = os.path.join(os.path.dirname(__file__), os.pardir, "examples", "real_dataset.py")
 
 
 def moons():
@@ -285,10 +285,11 @@ def test_history_repr():
     )
 
 
-def test_example_trains_on_digits(capsys):
+def test_example_trains_on_digits(capsys, tmp_path):
     pytest.importorskip("sklearn")
     namespace = runpy.run_path(EXAMPLE, run_name="example")
-    result = namespace["main"](["--epochs", "15", "--quiet"])
+    args = ["--dataset", "digits", "--epochs", "15", "--quiet", "--out", str(tmp_path)]
+    result = namespace["run"](namespace["parse_args"](args))
     out = capsys.readouterr().out
     assert result >= 0.95
     assert "test accuracy:" in out and "MLP(" in out
