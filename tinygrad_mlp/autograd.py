@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import linecache
+import operator
 import os
 import sys
 import threading
@@ -370,8 +371,7 @@ _FREED_MESSAGE = (
 )
 
 
-def _made(tensor: Tensor) -> int:
-    return tensor.grad_fn.made
+_made = operator.attrgetter("grad_fn.made")
 
 
 def _topological_order(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -473,20 +473,23 @@ def run_backward(
                 input_grads = node.backward(g, tensor, *parents)
             else:
                 input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
-            for index, parent in enumerate(parents):
-                pg = input_grads[index]
+            for index, (parent, pg) in enumerate(zip(parents, input_grads)):
                 if pg is None or not parent._requires_grad:
                     continue
                 data = parent._data
-                if type(pg) is not np.ndarray or pg.shape != data.shape or pg.dtype != data.dtype:
+                if (type(pg) is not np.ndarray or pg.shape != data.shape
+                        or (pg.dtype is not data.dtype and pg.dtype != data.dtype)):
                     pg = _fit_to(pg, parent)
                 if anomaly:
                     _check_backward(node, pg, index)
                 key = id(parent)
                 previous = grads.get(key)
-                grads[key] = pg if previous is None else previous + pg
-                if parent.grad_fn is None:
-                    leaves[key] = parent
+                if previous is None:
+                    grads[key] = pg
+                    if parent.grad_fn is None:
+                        leaves[key] = parent
+                else:
+                    grads[key] = previous + pg
     finally:
         _mode.grad_enabled = previous_mode
 
@@ -499,12 +502,15 @@ def run_backward(
         owners = {_buffer_owner(s) for s in seeds if isinstance(s, np.ndarray)}
         for key, leaf in leaves.items():
             g = grads[key]
-            if not create_graph:
-                owner = id(g) if g.base is None else _buffer_owner(g)
-                if owner in owners or not g.flags.writeable:
-                    g = g.copy()
-                owners.add(owner)
-            _accumulate(leaf, g, create_graph)
+            if create_graph:
+                leaf._grad = g if leaf._grad is None else leaf._grad + g
+                continue
+            owner = id(g) if g.base is None else _buffer_owner(g)
+            if owner in owners or not g.flags.writeable:
+                g = g.copy()
+            owners.add(owner)
+            previous = leaf._grad
+            leaf._grad = Tensor._make(g if previous is None else previous._data + g, False, None)
     if not retain_graph:
         # Free the graph: drop the nodes' hold on intermediate values and saved arrays,
         # keeping the graph's shape (nodes in place of non-leaf inputs) for pictures.
@@ -520,16 +526,6 @@ def run_backward(
 def _add_to(grads: dict[int, Any], key: int, g: Any) -> None:
     previous = grads.get(key)
     grads[key] = g if previous is None else previous + g
-
-
-def _accumulate(leaf: Tensor, g: Any, create_graph: bool) -> None:
-    previous = leaf._grad
-    if create_graph:
-        leaf._grad = g if previous is None else previous + g
-    elif previous is None:
-        leaf._grad = Tensor._make(g, False, None)
-    else:
-        leaf._grad = Tensor._make(previous._data + g, False, None)
 
 
 def _check_backward(node: Function, g: np.ndarray | Tensor, index: int) -> None:
@@ -566,7 +562,7 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool, caller: str) -> Any:
                 f"{caller}: grad can be implicitly created only for one-element outputs, but "
                 f"this tensor has shape {root.shape}; pass gradient= (an array of that shape)"
             )
-        seed = np.ones_like(root._data)
+        seed = np.ones(root._data.shape, root._data.dtype)
     else:
         seed = gradient._data if isinstance(gradient, Tensor) else np.asarray(gradient)
         if seed.shape != root._data.shape:
