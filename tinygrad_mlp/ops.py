@@ -12,6 +12,7 @@ Gradients may keep the broadcast shape: the engine sums them back (``autograd.un
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -243,6 +244,21 @@ class MatMul(Function):
         return f"matmul: {a.shape} @ {b.shape}: batch dimensions cannot be broadcast together"
 
 
+@functools.lru_cache(maxsize=64)
+def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.flags.writeable = False  # shared between calls
+    return ones
+
+
+def _column_sums(g: Any) -> Any:
+    """``g.sum(axis=0)`` of a 2-D gradient. On arrays it is a product with a row of ones, which
+    BLAS does 2-3x faster than NumPy's reduction (the bias gradient of every Linear layer)."""
+    if type(g) is not np.ndarray:
+        return g.sum(axis=0)
+    return _ones_row(g.shape[0], g.dtype) @ g
+
+
 class Linear(Function):
     """``x @ weight.T + bias`` as one node: the layer every MLP is made of."""
 
@@ -260,8 +276,10 @@ class Linear(Function):
         gx = g @ weight if need[0] else None
         if g.ndim != 2:  # a batch with several leading axes: flatten them for the weight
             g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        gw = g.mT @ x if need[1] else None
-        gb = g.sum(axis=0) if bias is not None and need[2] else None
+        gw = None
+        if need[1]:  # in the weight's own memory layout, so the optimizer's update is one pass
+            gw = (x.mT @ g).mT if value(weight).flags.f_contiguous else g.mT @ x
+        gb = _column_sums(g) if bias is not None and need[2] else None
         return gx, gw, gb
 
     def explain(self, x, weight, bias=None):
@@ -594,6 +612,10 @@ class LogSoftmax(Function):
         return (g - exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+# Up to this many classes, cross-entropy works on column-major logits (see its forward).
+_FEW_CLASSES = 64
+
+
 def _rows(classes: np.ndarray) -> tuple:
     """The row part of a fancy index that picks one class per row (none for 1-D logits)."""
     return (np.arange(classes.shape[0]),) if classes.ndim else ()
@@ -635,10 +657,15 @@ class CrossEntropy(Function):
                 f"cross_entropy: probability target {target.shape} must have the logits' "
                 f"shape {logits.shape}"
             )
-        shifted = logits - np.max(logits, axis=-1, keepdims=True)  # no overflow in exp
-        e = np.exp(shifted)
-        norm = np.sum(e, axis=-1, keepdims=True)
-        self.probs = e / norm
+        if logits.ndim == 2 and logits.shape[1] <= _FEW_CLASSES:
+            # Column-major, a row's few classes are far apart but each reduction over them runs
+            # down whole columns: 3-10x faster than short row-by-row loops, for one cheap copy.
+            logits = np.asfortranarray(logits)
+        shifted = logits - np.maximum.reduce(logits, axis=-1, keepdims=True)  # exp can't overflow
+        probs = np.exp(shifted)
+        norm = np.add.reduce(probs, axis=-1, keepdims=True)
+        probs /= norm
+        self.probs = probs
         log_norm = np.log(norm)
         if classes is not None:  # -log p[class] = log_norm - shifted[class]
             losses = log_norm[..., 0] - shifted[(*_rows(classes), classes)]
@@ -646,7 +673,7 @@ class CrossEntropy(Function):
             losses = -(target * (shifted - log_norm)).sum(axis=-1)
         if reduction == "none":
             return losses
-        total = losses.sum()
+        total = np.add.reduce(losses, axis=None)
         if reduction == "sum":
             return total
         # The mean of no rows is NaN (as in PyTorch), not a silent 0.
@@ -659,9 +686,14 @@ class CrossEntropy(Function):
         )
         probs = self.probs if isinstance(logits, np.ndarray) else logits.softmax(axis=-1)
         need = self.needs
-        if self.classes is not None:
+        if self.classes is not None:  # (probs - onehot) * per_row, the onehot never made
+            picked = (*_rows(self.classes), self.classes)
+            if type(probs) is np.ndarray:
+                g_logits = probs * per_row
+                g_logits[picked] -= per_row if np.ndim(per_row) == 0 else per_row[..., 0]
+                return (g_logits,)
             onehot = np.zeros(probs.shape, dtype=value(logits).dtype)
-            onehot[(*_rows(self.classes), self.classes)] = 1
+            onehot[picked] = 1
             return ((probs - onehot) * per_row,)
         g_logits = (probs * target.sum(axis=-1, keepdims=True) - target) * per_row
         g_target = -log_softmax(logits) * per_row if need[1] else None

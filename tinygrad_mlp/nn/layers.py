@@ -44,7 +44,12 @@ class Linear(Module):
         if dtype.kind != "f":
             raise TypeError(f"Linear: parameters must have a float dtype, got {dtype}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype))
+        # Stored column-major: weight.T is then a plain row-major matrix, and BLAS multiplies
+        # ``x @ weight.T`` as fast as the hand-written ``x @ W`` (with a transposed right-hand
+        # operand it is up to 1.5x slower here). The shape and every value are unchanged.
+        self.weight = Parameter(
+            np.empty((self.out_features, self.in_features), dtype, order="F")
+        )
         if bias:
             self.bias = Parameter(np.empty(self.out_features, dtype))
         else:

@@ -38,7 +38,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True) -> None:
         super().__init__(np.empty(0, np.float32) if data is None else data, requires_grad)
-        self._data = self._data.copy()
+        self._data = self._data.copy(order="K")  # keep a layout chosen for speed (nn.Linear)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
