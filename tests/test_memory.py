@@ -162,3 +162,32 @@ def test_a_float32_step_is_float32_throughout(loss, batch_dtype):
     for name, p in model.named_parameters():
         assert p.grad.dtype == np.float32, name
         assert p.dtype == np.float32, name
+
+
+def test_kept_losses_do_not_keep_their_steps_gradients():
+    # A loop that keeps every loss Tensor (instead of loss.item()) must not keep every step's
+    # gradients: only the latest backward pass's stay on its nodes, for pictures.
+    model, loss_fn, opt, x, y = _problem("ce", sizes=(64, 64, 10), batch=32)
+    losses = []
+
+    def step() -> None:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        losses.append(loss)
+
+    for _ in range(5):
+        step()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            step()
+        growth = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    one_step_of_gradients = 32 * (64 + 64 + 10) * 4
+    assert growth / 50 < one_step_of_gradients / 4, f"{growth / 50:.0f} bytes per kept loss"
+    assert losses[-1].grad_fn.out_grad is not None  # the latest pass: still there to draw
+    assert losses[0].grad_fn.out_grad is None

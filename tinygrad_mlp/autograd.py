@@ -21,6 +21,7 @@ import operator
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -38,11 +39,14 @@ _ENGINE = {"autograd.py", "tensor.py", "ops.py", "functions.py", "module.py", "l
 
 
 class _Mode(threading.local):
-    """Grad mode and anomaly mode, one copy per thread (as in PyTorch)."""
+    """Grad mode and anomaly mode, one copy per thread (as in PyTorch), and weak references to
+    the nodes of the latest backward pass (they hold its gradients, for pictures, until the
+    next pass)."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
+        self.latest_pass: list[weakref.ref[Function]] = []
 
 
 _mode = _Mode()
@@ -448,6 +452,14 @@ def run_backward(
     the graph is freed only then, so a failed backward changes nothing.
     """
     order = _topological_order(roots)
+    # Each node keeps the gradient of its output (``out_grad``) so that a picture drawn after
+    # backward can show it, but only until the next pass: a loop that keeps every loss Tensor
+    # must not keep every step's gradients.
+    for ref in _mode.latest_pass:
+        node = ref()
+        if node is not None:
+            node.out_grad = None
+    _mode.latest_pass = [weakref.ref(tensor.grad_fn) for tensor in order]
     grads: dict[int, Any] = {}  # id of a Tensor -> the sum of the gradients reaching it
     leaves: dict[int, Tensor] = {}  # id -> leaf, for the leaves that require grad
     for root, seed in zip(roots, seeds):
