@@ -61,6 +61,7 @@ from .functions import (
     where,
 )
 from .gradcheck import GradcheckError, gradcheck
+from .replay import CompiledStep, compile_step
 from .serialize import load, save
 from .tensor import (
     Tensor,
@@ -82,10 +83,14 @@ from .tensor import (
 )
 from .train import History, TrainingDiverged, fit
 
+# ``tg.compile(model, loss_fn, optimizer)``: the training step recorded once and replayed.
+compile = compile_step
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AnomalyError",
+    "CompiledStep",
     "GradcheckError",
     "History",
     "ShapeError",
@@ -100,6 +105,8 @@ __all__ = [
     "cat",
     "clamp",
     "clip",
+    "compile",
+    "compile_step",
     "cos",
     "detect_anomaly",
     "enable_grad",
