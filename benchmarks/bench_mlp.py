@@ -138,8 +138,10 @@ class Ours:
         params = list(model.parameters())
         self.pairs = list(zip(params[0::2], params[1::2]))
         for (w, b), W in zip(self.pairs, weights, strict=True):
-            w.data = np.ascontiguousarray(W[1:].T)  # nn.Linear's (out, in) layout
-            b.data = W[0].copy()
+            # Copied into the parameters' own arrays: the values of the shared weights, in the
+            # memory layout nn.Linear chose, and nothing shared with another contestant.
+            w.data[...] = W[1:].T  # nn.Linear's (out, in) shape
+            b.data[...] = W[0]
         loss_fn = nn.MSELoss() if case.loss == "mse" else nn.CrossEntropyLoss()
         opt = optim.SGD(model.parameters(), lr=LR)
 
