@@ -17,7 +17,7 @@ three in rounds, the order rotating, with single-threaded BLAS (threadpoolctl) u
 ``--threads`` says otherwise; the table gives medians per step with their spread and the
 median over rounds of each within-round ratio. Issue 7 aims at compiled/NumPy <= 1.0.
 
-    python3 benchmarks/bench_compile.py            # tiny, small, medium, deep
+    python3 benchmarks/bench_compile.py            # the five cases of bench_mlp.py
     python3 benchmarks/bench_compile.py --quick    # fewer, shorter rounds
     python3 benchmarks/bench_compile.py --smoke    # one round of one step: does it run?
 """
@@ -58,7 +58,7 @@ from bench_mlp import (
 from tinygrad_mlp import nn, optim
 from tinygrad_mlp.replay import compile_step
 
-DEFAULT_CASES = ["tiny", "small", "medium", "deep"]
+DEFAULT_CASES = [case.name for case in CASES]  # all five cases of bench_mlp.py
 CASE_NAMES = [case.name for case in CASES]
 TARGET = 1.0  # compiled / NumPy by hand, at most
 CHECK_STEPS = 3

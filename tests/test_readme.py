@@ -33,6 +33,8 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
     for name, array in restored.state_dict().items():
         assert (saved[name] == array).all(), name
     assert namespace["graph"].source.startswith("digraph")
+    step = namespace["step"]  # tg.compile replayed the loop (a plan per batch shape)
+    assert step.compiled and step.counts["replay"] > 0 and step.counts["eager"] == 0
 
 
 def quickstart_commands() -> list[str]:
