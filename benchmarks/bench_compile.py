@@ -46,13 +46,17 @@ from bench_mlp import (
     ByHand,
     Case,
     Settings,
+    checked_args,
     cpu_model,
     limit_threads,
     make_problem,
     paired_ratio,
     race,
+    show_table,
     spread,
     thread_pools,
+    timing_parser,
+    timing_settings,
 )
 
 from tinygrad_mlp import nn, optim
@@ -180,53 +184,19 @@ def print_table(results: list[Result], markdown: bool) -> None:
                      us["compiled"], us["numpy"], f"{r.vs_numpy:.2f}",
                      f"{'≤' if markdown else '<='}{TARGET:g}", "yes" if r.met else "NO",
                      f"{r.vs_eager:.2f}"])
-    if markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(header))) + "|")
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-        return
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w)
-                     for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print("  ".join(v.ljust(w) if i < 2 else v.rjust(w)
-                        for i, (v, w) in enumerate(zip(row, widths))))
+    show_table(header, rows, markdown)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    parser.add_argument("--smoke", action="store_true",
-                        help="one round of one step per contestant: checks that it runs")
-    parser.add_argument("--rounds", type=int, help="rounds of timing (overrides the mode)")
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help=f"comma-separated subset of {','.join(CASE_NAMES)}")
-    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
-    parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    args = parser.parse_args(argv)
-    chosen = [name.strip() for name in args.cases.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in CASE_NAMES]
-    if unknown or not chosen:
-        parser.error(f"--cases: unknown {unknown}; choose from {','.join(CASE_NAMES)}")
-    args.chosen = [c for c in CASES if c.name in chosen]
-    if args.threads < 1:
-        parser.error("--threads must be at least 1")
-    return args
+    parser = timing_parser(__doc__.splitlines()[0])
+    parser.set_defaults(cases=",".join(DEFAULT_CASES))
+    return checked_args(parser, argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.smoke:
-        settings = Settings(rounds=1, sample_seconds=0.0, warmup_steps=1)
-    elif args.quick:
-        settings = Settings(rounds=11, sample_seconds=0.02, warmup_steps=5)
-    else:
-        settings = Settings(rounds=25, sample_seconds=0.05, warmup_steps=20)
-    if args.rounds is not None:
-        settings.rounds = max(1, args.rounds)
+    settings = timing_settings(args, quick=Settings(rounds=11, sample_seconds=0.02, warmup_steps=5),
+                               full=Settings(rounds=25, sample_seconds=0.05, warmup_steps=20))
     command = " ".join(["python3", "benchmarks/bench_compile.py",
                         *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")

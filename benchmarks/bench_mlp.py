@@ -42,7 +42,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -509,10 +509,15 @@ def print_table(results: list[Result], markdown: bool, caption: str = "") -> Non
         ])
     header = ["case", "network, batch, loss", "ours µs", "NumPy µs", "PyTorch µs",
               "ours/NumPy", "target", "met", "ours/PyTorch", "target", "met"]
+    if markdown and caption:
+        print(caption)
+        print()
+    show_table(header, rows, markdown)
+
+
+def show_table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
+    """Print a table, as markdown or as aligned text; the first two columns are text."""
     if markdown:
-        if caption:
-            print(caption)
-            print()
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join(" --- " if i < 2 else " ---: " for i in range(len(header))) + "|")
         for row in rows:
@@ -528,8 +533,9 @@ def print_table(results: list[Result], markdown: bool, caption: str = "") -> Non
                         for i, (v, w) in enumerate(zip(row, widths))))
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def timing_parser(description: str) -> argparse.ArgumentParser:
+    """The options every step benchmark here shares (modes, cases, threads, markdown)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (< 1 min)")
     parser.add_argument("--smoke", action="store_true",
                         help="one round of one step per contestant: checks that it runs")
@@ -539,10 +545,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS (and PyTorch) threads, set with threadpoolctl (default 1)")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
-    parser.add_argument("--memory", action="store_true",
-                        help="also measure memory in --quick/--smoke mode (always done otherwise)")
-    parser.add_argument("--no-memory", action="store_true", help="skip the memory section")
-    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    return parser
+
+
+def checked_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse, check --cases and --threads, and put the chosen cases in ``args.chosen``."""
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.cases.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in CASE_NAMES]
@@ -554,16 +561,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def timing_settings(args: argparse.Namespace, quick: Settings, full: Settings) -> Settings:
+    """--smoke, --quick or the full run, with --rounds overriding the count."""
     if args.smoke:
         settings = Settings(rounds=1, sample_seconds=0.0, warmup_steps=1)
-    elif args.quick:
-        settings = Settings(rounds=9, sample_seconds=0.02, warmup_steps=3)
     else:
-        settings = Settings(rounds=21, sample_seconds=0.05, warmup_steps=10)
+        settings = replace(quick if args.quick else full)
     if args.rounds is not None:
         settings.rounds = max(1, args.rounds)
+    return settings
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = timing_parser(__doc__.splitlines()[0])
+    parser.add_argument("--memory", action="store_true",
+                        help="also measure memory in --quick/--smoke mode (always done otherwise)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory section")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    return checked_args(parser, argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = timing_settings(args, quick=Settings(rounds=9, sample_seconds=0.02, warmup_steps=3),
+                               full=Settings(rounds=21, sample_seconds=0.05, warmup_steps=10))
     with_memory = not args.no_memory and (args.memory or not (args.quick or args.smoke))
     torch = import_torch(not args.no_torch, args.threads)
 
