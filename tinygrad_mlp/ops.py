@@ -612,6 +612,17 @@ class LogSoftmax(Function):
         return (g - exp(out) * g.sum(axis=self.axis, keepdims=True),)
 
 
+def _reduced(losses: np.ndarray, reduction: str) -> np.ndarray:
+    """A fused loss's per-element ``losses`` reduced: "none", "sum" or "mean"."""
+    if reduction == "none":
+        return losses
+    total = np.add.reduce(losses, axis=None)
+    if reduction == "sum":
+        return total
+    # The mean of nothing is NaN, as in PyTorch (and NumPy, without its warning), not 0.
+    return total / losses.size if losses.size else np.full((), np.nan, losses.dtype)
+
+
 # Up to this many classes, cross-entropy works on column-major logits (see its forward).
 _FEW_CLASSES = 64
 
@@ -671,13 +682,7 @@ class CrossEntropy(Function):
             losses = log_norm[..., 0] - shifted[(*_rows(classes), classes)]
         else:
             losses = -(target * (shifted - log_norm)).sum(axis=-1)
-        if reduction == "none":
-            return losses
-        total = np.add.reduce(losses, axis=None)
-        if reduction == "sum":
-            return total
-        # The mean of no rows is NaN (as in PyTorch), not a silent 0.
-        return total / losses.size if losses.size else np.full((), np.nan, logits.dtype)
+        return _reduced(losses, reduction)
 
     def backward(self, g, out, logits, target=None):
         n = max(logits.shape[0], 1) if logits.ndim == 2 else 1
@@ -716,14 +721,7 @@ class MeanSquaredError(Function):
     def forward(self, x, y, reduction="mean"):
         self.reduction = reduction
         self.diff = diff = x - y
-        squares = diff * diff
-        if reduction == "none":
-            return squares
-        total = np.add.reduce(squares, axis=None)
-        if reduction == "sum":
-            return total
-        # The mean of no elements is NaN, as in PyTorch (and NumPy, without its warning).
-        return total / squares.size if squares.size else np.full((), np.nan, squares.dtype)
+        return _reduced(diff * diff, reduction)
 
     def backward(self, g, out, x, y):
         # Under create_graph x and y are Tensors: recompute the difference on the graph.
@@ -747,10 +745,7 @@ class BinaryCrossEntropy(Function):
         with np.errstate(divide="ignore"):
             log_p = np.maximum(np.log(p), -100.0)
             log_q = np.maximum(np.log1p(-p), -100.0)
-        losses = -(y * log_p + (1 - y) * log_q)
-        if reduction == "none":
-            return losses
-        return losses.mean() if reduction == "mean" else losses.sum()
+        return _reduced(-(y * log_p + (1 - y) * log_q), reduction)
 
     def backward(self, g, out, p, y):
         # Written with what arrays and Tensors share, so create_graph works too.
