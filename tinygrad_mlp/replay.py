@@ -16,10 +16,11 @@ a second time from the same starting point by the new function, and parameters, 
 optimizer state and loss must come out bit for bit as the eager step left them; otherwise
 that signature stays eager (``step.reason`` says where they differed). Later calls with the
 same signature check a few identities (the same modules, parameters, arrays, optimizer
-settings) and run the function: results are bit-identical to the eager step's. Where the
-engine has more than one way to compute a gradient (``ops.Linear``'s weight gradient in the
-weight's memory layout, its bias gradient as a BLAS product, ``ops.CrossEntropy`` on
-column-major logits), a probe run once through the engine tells which one it uses.
+settings) and run the function: results are bit-identical to the eager step's. The replay
+mirrors the rules of ``ops.py`` as they are (``ops.Linear``'s weight gradient in the
+weight's memory layout and its bias gradient as a product with a row of ones,
+``ops.CrossEntropy`` on column-major logits for few classes): if a rule there changes, the
+bit-for-bit check sends the step back to eager, and the tests say so.
 
 After a replayed step the trainable parameters were updated in place (the same arrays) and
 each ``.grad`` is a Tensor holding the step's gradient, as eager leaves it, but its array is
@@ -51,7 +52,6 @@ Anything else runs the eager step, every time, and says why in ``step.reason``.
 from __future__ import annotations
 
 import builtins
-import functools
 import math
 from collections import OrderedDict
 from collections.abc import Callable
@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import _mode, enable_grad
+from .autograd import _mode
 from .nn import functional as F
 from .nn.layers import Identity, Linear, ReLU, Sigmoid, Tanh
 from .nn.loss import CrossEntropyLoss, MSELoss
@@ -290,103 +290,6 @@ def _analyse(model: Any, loss_fn: Any, optimizer: Any) -> _Analysis:
     return analysis
 
 
-@dataclass(frozen=True)
-class _LinearRules:
-    """How ``ops.Linear.backward`` computes its gradients (the engine is tuned for speed, and
-    the replay must make the very same NumPy calls).
-
-    ``weight_f`` / ``weight_c``: for a column-major (F-contiguous) / other weight, the weight
-    gradient is ``"plain"``, ``g.T @ x`` (row-major), or ``"transposed"``, ``(x.T @ g).T``
-    (column-major, in the weight's own layout); ``bias``: ``"reduce"``, ``g.sum(axis=0)``, or
-    ``"ones"``, ``ones(n) @ g`` (a BLAS product).
-    """
-
-    weight_f: str
-    weight_c: str
-    bias: str
-
-
-@functools.cache
-def _linear_rules() -> _LinearRules | str:
-    """Run ``ops.Linear``'s backward once on a probe and see which formulas it uses; a string
-    says what could not be recognised. The probe is chosen so that the two candidate bias
-    sums differ in their last bits, and its weights are not both row- and column-major."""
-    rng = np.random.default_rng(7)
-    n, k, m = 257, 4, 3
-    x = Tensor._make(rng.standard_normal((n, k)), False, None)
-    g = rng.standard_normal((n, m)) * 10.0 ** rng.integers(-3, 4, (n, m))
-    candidates = {"reduce": np.add.reduce(g, 0), "ones": np.ones(n) @ g}
-    found: list[str] = []
-    bias = None
-    for order in ("F", "C"):
-        weight = np.array(rng.standard_normal((m, k)), order=order)
-        w = Tensor._make(weight, True, None)
-        b = Tensor._make(rng.standard_normal(m), True, None)
-        with enable_grad():
-            ops.Linear.apply(x, w, b).backward(g)
-        gw, gb = w._grad._data, b._grad._data
-        if gw.flags.c_contiguous and _same(gw, g.T @ x._data):
-            found.append("plain")
-        elif gw.flags.f_contiguous and _same(np.ascontiguousarray(gw),
-                                             np.ascontiguousarray((x._data.T @ g).T)):
-            found.append("transposed")
-        else:
-            return "ops.Linear computes its weight gradient in a way this module does not mirror"
-        bias = next((name for name, value in candidates.items() if _same(gb, value)), None)
-        if bias is None:
-            return "ops.Linear computes its bias gradient in a way this module does not mirror"
-    return _LinearRules(found[0], found[1], bias or "reduce")
-
-
-@dataclass(frozen=True)
-class _CrossEntropyRules:
-    """How ``ops.CrossEntropy`` works with class targets: logits with up to
-    ``column_major_up_to`` classes are first copied to column-major (0: never); the logits'
-    gradient is ``"onehot"``, ``(probs - onehot) * c``, or ``"scaled"``, ``probs * c`` with
-    ``c`` subtracted at the classes."""
-
-    column_major_up_to: int
-    gradient: str
-
-
-@functools.cache
-def _cross_entropy_rules() -> _CrossEntropyRules | str:
-    """Run ``ops.CrossEntropy`` once on a probe and see which of the known variants it is."""
-    rng = np.random.default_rng(11)
-    n, classes = 257, 3
-    data = rng.standard_normal((n, classes)) * 4
-    target = rng.integers(0, classes, n)
-    logits = Tensor._make(data.copy(), True, None)
-    with enable_grad():
-        ops.CrossEntropy.apply(logits, classes=target, reduction="mean").backward()
-    got = logits._grad._data
-    column_major = got.flags.f_contiguous and not got.flags.c_contiguous
-    probe = np.asfortranarray(data) if column_major else data
-    shifted = probe - np.maximum.reduce(probe, axis=-1, keepdims=True)
-    probs = np.exp(shifted)
-    probs /= np.add.reduce(probs, axis=-1, keepdims=True)
-    per_row = np.ones((), data.dtype) * (1.0 / n)
-    rows = np.arange(n)
-    onehot = np.zeros_like(probs)
-    onehot[rows, target] = 1
-    scaled = probs * per_row
-    scaled[rows, target] -= per_row
-    candidates = {"scaled": scaled, "onehot": (probs - onehot) * per_row}
-    got = np.ascontiguousarray(got)
-    gradient = next(
-        (name for name, value in candidates.items() if _same(got, np.ascontiguousarray(value))),
-        None,
-    )
-    if gradient is None:
-        return "ops.CrossEntropy computes its gradient in a way this module does not mirror"
-    if not column_major:
-        return _CrossEntropyRules(0, gradient)
-    limit = getattr(ops, "_FEW_CLASSES", None)
-    if not isinstance(limit, int) or limit < classes:
-        return "ops.CrossEntropy switches to column-major logits at a class count not known here"
-    return _CrossEntropyRules(limit, gradient)
-
-
 # ---------------------------------------------------------------------------------------------
 # Snapshots: what a step changes, to check a replay against the eager step
 
@@ -582,10 +485,6 @@ class _Builder:
         self.w.bind("ONE", np.ones((), self.dt))
         self.n = x.shape[0] if x.ndim else 0
         self._check_inputs(x, x_tensor, y)
-        rules = _linear_rules()
-        if isinstance(rules, str):
-            raise _Unsupported(rules)
-        self.rules = rules
         # Scratch: two gradient buffers used in turn, a float and a bool scratch.
         widths = [x.shape[1]] + [op.weight._data.shape[0] for op in analysis.ops
                                  if op.kind == "linear"]
@@ -637,11 +536,12 @@ class _Builder:
             assert id(p) in w._named and id(self.grad_views[i]) in w._named
 
     def _weight_rule(self, p: Tensor) -> str:
-        """How the eager rule computes ``p``'s gradient if ``p`` is a weight ("plain" for a
-        bias: a row-major vector either way)."""
+        """How ``ops.Linear`` computes ``p``'s gradient if ``p`` is a weight: in the weight's
+        own layout, ``(x.T @ g).T`` ("transposed") for a column-major one, else ``g.T @ x``
+        ("plain", as for a bias: a row-major vector either way)."""
         if not any(p is op.weight for op in self.a.ops):
             return "plain"
-        return self.rules.weight_f if p._data.flags.f_contiguous else self.rules.weight_c
+        return "transposed" if p._data.flags.f_contiguous else "plain"
 
     def _used(self, p: Tensor) -> bool:
         return any(p is op.weight or p is op.bias for op in self.a.ops)
@@ -805,9 +705,6 @@ class _Builder:
 
     def _cross_entropy(self, out: str, shape: tuple[int, ...], seed: np.ndarray) -> str:
         w, a = self.w, self.a
-        rules = _cross_entropy_rules()
-        if isinstance(rules, str):
-            raise _Unsupported(rules)
         n, classes = shape
         # CrossEntropy.forward refuses a class out of range, and then so does the eager step.
         # Seen as unsigned, a negative class is huge: one max() checks both ends.
@@ -818,7 +715,7 @@ class _Builder:
         mx = self.buffer("mx", (n, 1))
         norm, losses = self.buffer("norm", (n, 1)), self.buffer("losses", (n,))
         w.emit("# cross-entropy")
-        if classes <= rules.column_major_up_to:
+        if classes <= ops._FEW_CLASSES:
             # The engine copies few-class logits to column-major (np.asfortranarray), which
             # changes the order of the sums over a row: so does the replay.
             s = w.name("s", np.empty(shape, self.dt, order="F"))
@@ -845,12 +742,8 @@ class _Builder:
         w.emit(f"total = add_reduce({losses}, None)")
         w.emit(f"loss = total / {n}" if a.reduction == "mean" else "loss = total")
         per_row = w.name("C", seed * (1.0 / max(n, 1)) if a.reduction == "mean" else seed)
-        if rules.gradient == "scaled":
-            w.emit(f"multiply({s}, {per_row}, {s})  # probs * per_row")
-            w.emit(f"{flat}[{index}] -= {per_row}  # ... - per_row at the classes")
-        else:
-            w.emit(f"{flat}[{index}] -= 1  # probs - onehot")
-            w.emit(f"multiply({s}, {per_row}, {s})  # ... * per_row")
+        w.emit(f"multiply({s}, {per_row}, {s})  # probs * per_row")
+        w.emit(f"{flat}[{index}] -= {per_row}  # ... - per_row at the classes")
         return s
 
     def backward(self, g: str) -> None:
@@ -872,11 +765,8 @@ class _Builder:
                         w.emit(f"matmul({self.transposed(g)}, {op.input}, {gw})  # linear: g.T @ x")
                 if op.need_b:
                     gb = w.name("g", self.grad_views[self.index[id(op.bias)]])
-                    if self.rules.bias == "ones":
-                        ones = w.name("ONES", np.ones(self.n, self.dt))
-                        w.emit(f"matmul({ones}, {g}, {gb})  # linear: ones @ g")
-                    else:
-                        w.emit(f"add_reduce({g}, 0, None, {gb})  # g.sum(axis=0)")
+                    ones = w.name("ONES", np.ones(self.n, self.dt))
+                    w.emit(f"matmul({ones}, {g}, {gb})  # linear: ones @ g")
                 if op.need_x:
                     h = self.from_turn(w.ns[op.input].shape)
                     w.emit(f"matmul({g}, {op.wname}, {h})  # g @ W")
