@@ -98,16 +98,17 @@ def test_linear_with_a_column_major_weight_equals_a_row_major_one(dtype, batch_s
     _assert_same(fast, _grads(lambda x_, w_, b_: x_ @ w_.T + b_, x, w, b, dtype=dtype), dtype)
 
 
-def test_nn_linear_keeps_its_weight_column_major_and_its_gradient_in_the_same_layout():
-    layer = nn.Linear(5, 3)
-    assert layer.weight.data.flags.f_contiguous
-    layer(tg.ones(4, 5)).sum().backward()
-    assert layer.weight.grad.data.flags.f_contiguous
+@pytest.mark.parametrize("sizes,column_major", [((5, 3), False), ((64, 64), True)])
+def test_nn_linear_picks_a_layout_by_size_and_its_gradient_follows(sizes, column_major):
+    layer = nn.Linear(*sizes)
+    assert layer.weight.data.flags.f_contiguous == column_major
+    assert layer.weight.data.flags.c_contiguous != column_major
+    layer(tg.ones(4, sizes[0])).sum().backward()
+    assert layer.weight.grad.data.flags.f_contiguous == column_major
     # a copy made by the state dict and loaded back keeps the layout and the values
-    state = layer.state_dict()
-    other = nn.Linear(5, 3)
-    other.load_state_dict(state)
-    assert other.weight.data.flags.f_contiguous
+    other = nn.Linear(*sizes)
+    other.load_state_dict(layer.state_dict())
+    assert other.weight.data.flags.f_contiguous == column_major
     np.testing.assert_array_equal(other.weight.data, layer.weight.data)
 
 
