@@ -260,64 +260,18 @@ def _load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
 def _read_predict_csv(
     path: str, wanted: list[str] | None, n_in: int, target: str | None
 ) -> tuple[np.ndarray, list[str] | None]:
-    """Read the features a model takes (and the target's cells, as text) from a CSV file.
-
-    The columns are found by name when the model's feature names are known (other columns
-    are ignored), else every column but the target is a feature. Errors name the file, line
-    and column.
-    """
+    """The features a model takes (by the names it was trained with, when known; else every
+    column but the target) and the target's cells as text, from a CSV file."""
+    if not Path(path).is_file():
+        raise UsageError(f"no CSV file at '{path}'")
     try:
-        handle = open(path, newline="", encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UsageError(f"no CSV file at '{path}'") from None
-    except OSError as error:
-        raise UsageError(f"cannot read '{path}': {_one_line(error)}") from None
-    with handle:
-        try:
-            rows = [(i, row) for i, row in enumerate(csv.reader(handle), 1) if row]
-        except (csv.Error, UnicodeDecodeError) as error:
-            raise UsageError(f"{path}: {_one_line(error)}") from None
-    if not rows:
-        raise UsageError(f"{path}: the file is empty (expected a header row)")
-    header = [name.strip() for name in rows[0][1]]
-    if not rows[1:]:
-        raise UsageError(f"{path}: the file has a header but no data rows")
-    if target is not None and target not in header:
-        raise UsageError(f"{path}: no column named {target!r}; the header has {header}")
-    if wanted is None:
-        wanted = [name for name in header if name != target]
-    missing = [name for name in wanted if name not in header]
-    if missing:
-        raise UsageError(f"{path}: no column(s) {', '.join(map(repr, missing))}, which the "
-                         f"model was trained on (the file has {', '.join(header)})")
-    if len(wanted) != n_in:
-        raise UsageError(f"{path}: {len(wanted)} feature columns, but the model takes {n_in}")
-    columns = [header.index(name) for name in wanted]
-    X = np.empty((len(rows) - 1, len(columns)))
-    texts: list[str] = []
-    for r, (line, row) in enumerate(rows[1:]):
-        if len(row) != len(header):
-            raise UsageError(f"{path}: line {line}: expected {len(header)} fields (as in the "
-                             f"header), got {len(row)}")
-        for j, c in enumerate(columns):
-            cell = row[c].strip()
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-                problem = f"non-numeric value {cell!r}" if cell else "empty cell"
-            else:
-                problem = f"non-finite value {cell!r}"
-            if not math.isfinite(value):
-                raise UsageError(f"{path}: line {line}, column {c + 1} ({header[c]!r}): {problem}")
-            X[r, j] = value
-        if target is not None:
-            cell = row[header.index(target)].strip()
-            if not cell:
-                raise UsageError(f"{path}: line {line}, column {header.index(target) + 1} "
-                                 f"({target!r}): empty cell")
-            texts.append(cell)
-    return X, (texts if target is not None else None)
+        table = data.read_csv(path, features=wanted, target=target)
+    except (ValueError, OSError) as error:
+        raise UsageError(_one_line(error)) from None
+    if table.X.shape[1] != n_in:
+        raise UsageError(f"{path}: {table.X.shape[1]} feature columns, but the model takes "
+                         f"{n_in}")
+    return table.X, ([text for _, text in table.target_cells] if target is not None else None)
 
 
 # -- train ---------------------------------------------------------------------------------------

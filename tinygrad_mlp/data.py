@@ -21,10 +21,10 @@ import csv
 import math
 import numbers
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -459,73 +459,20 @@ def load_csv(
     if task is not None and task not in _TASKS:
         raise ValueError(f"task must be None or one of {_TASKS}, got {task!r}")
     path = Path(path)
-    where = str(path)
-
-    def cell_error(line: int, col: int, col_name: str, problem: str) -> ValueError:
-        return ValueError(f"{where}: line {line}, column {col + 1} ({col_name!r}): {problem}")
-
-    # utf-8-sig drops the byte-order mark that spreadsheet exports often add,
-    # which would otherwise end up inside the first column's name.
-    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
-    try:
-        header, header_line, rows = _read_csv_rows(path, where, delimiter, codec)
-    except UnicodeDecodeError as err:
-        raise _decode_error(path, where, encoding) from err
-
-    if header is None:
-        raise ValueError(f"{where}: the file is empty (expected a header row)")
-    seen: dict[str, int] = {}
-    for col, col_name in enumerate(header):
-        if not col_name:
-            raise ValueError(f"{where}: line {header_line}, column {col + 1}: empty column name")
-        if col_name in seen:
-            raise ValueError(
-                f"{where}: line {header_line}: duplicate column name {col_name!r} "
-                f"(columns {seen[col_name] + 1} and {col + 1})"
-            )
-        seen[col_name] = col
-    if target not in seen:
-        raise ValueError(f"{where}: no column named {target!r}; the header has {header}")
-    if len(header) < 2:
-        raise ValueError(f"{where}: no feature columns besides the target {target!r}")
-    if not rows:
-        raise ValueError(f"{where}: the file has a header but no data rows")
-
-    target_col = seen[target]
-    feature_cols = [col for col in range(len(header)) if col != target_col]
-    n_fields = len(header)
-    features = np.empty((len(rows), len(feature_cols)), dtype=np.float64)
-    target_texts: list[str] = []
-    for i, (line, row) in enumerate(rows):
-        if len(row) != n_fields:
-            raise ValueError(
-                f"{where}: line {line}: expected {n_fields} fields (as in the header), "
-                f"got {len(row)}"
-            )
-        for j, col in enumerate(feature_cols):
-            text = row[col].strip()
-            if not text:
-                raise cell_error(line, col, header[col], "empty cell")
-            value = _parse_number(text)
-            if value is None:
-                raise cell_error(line, col, header[col], f"non-numeric value {text!r}")
-            if not math.isfinite(value):
-                raise cell_error(line, col, header[col], f"non-finite value {text!r}")
-            features[i, j] = value
-        text = row[target_col].strip()
-        if not text:
-            raise cell_error(line, target_col, target, "empty cell")
-        target_texts.append(text)
-
-    feature_names = [header[col] for col in feature_cols]
+    table = read_csv(path, target=target, delimiter=delimiter, encoding=encoding)
+    features, feature_names = table.X, table.feature_names
+    lines = [line for line, _ in table.target_cells]
+    target_texts = [text for _, text in table.target_cells]
+    target_col = table.target_column
     numbers_or_none = [_parse_number(text) for text in target_texts]
     if task != "classification":
-        for (line, _), text, value in zip(rows, target_texts, numbers_or_none):
+        for line, text, value in zip(lines, target_texts, numbers_or_none):
             if value is None:
                 hint = "; pass task='classification' for text labels" if task is None else ""
-                raise cell_error(line, target_col, target, f"non-numeric value {text!r}{hint}")
+                raise _cell_error(path, line, target_col, target,
+                                  f"non-numeric value {text!r}{hint}")
             if not math.isfinite(value):
-                raise cell_error(line, target_col, target, f"non-finite value {text!r}")
+                raise _cell_error(path, line, target_col, target, f"non-finite value {text!r}")
         values = np.array(numbers_or_none, dtype=np.float64)
         if task is None:
             is_integer = bool(np.all(values == np.round(values)))
@@ -538,6 +485,106 @@ def load_csv(
 
     y, target_names = _encode_labels(target_texts, numbers_or_none)
     return Dataset(features, y, feature_names, target_names, "classification", path.stem)
+
+
+def _cell_error(path: Path, line: int, col: int, name: str, problem: str) -> ValueError:
+    return ValueError(f"{path}: line {line}, column {col + 1} ({name!r}): {problem}")
+
+
+class CsvColumns(NamedTuple):
+    """What :func:`read_csv` read: the features as numbers, the target's cells as text."""
+
+    X: np.ndarray  # float64, (rows, features)
+    feature_names: list[str]
+    target_cells: list[tuple[int, str]]  # (line, text) of the target column; [] without one
+    target_column: int  # its 0-based column, -1 without one
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    features: Sequence[str] | None = None,
+    target: str | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> CsvColumns:
+    """The numeric feature columns of a CSV file with a header row, checked cell by cell.
+
+    The features are the columns named in ``features`` (other columns are ignored) or,
+    without it, every column but ``target``; the target column is kept as text, for the
+    caller to read as labels or numbers. Problems raise ``ValueError`` naming the file, line
+    and column, as :func:`load_csv` describes.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     p = Path(d) / "tiny.csv"
+        ...     _ = p.write_text("a,b,label\\n1,2,cat\\n3,4,dog\\n")
+        ...     table = read_csv(p, features=["b"], target="label")
+        >>> table.X.tolist(), table.feature_names, table.target_cells
+        ([[2.0], [4.0]], ['b'], [(2, 'cat'), (3, 'dog')])
+    """
+    path = Path(path)
+    where = str(path)
+    # utf-8-sig drops the byte-order mark that spreadsheet exports often add,
+    # which would otherwise end up inside the first column's name.
+    codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    try:
+        header, header_line, rows = _read_csv_rows(path, where, delimiter, codec)
+    except UnicodeDecodeError as err:
+        raise _decode_error(path, where, encoding) from err
+    if header is None:
+        raise ValueError(f"{where}: the file is empty (expected a header row)")
+    seen: dict[str, int] = {}
+    for col, col_name in enumerate(header):
+        if not col_name:
+            raise ValueError(f"{where}: line {header_line}, column {col + 1}: empty column name")
+        if col_name in seen:
+            raise ValueError(
+                f"{where}: line {header_line}: duplicate column name {col_name!r} "
+                f"(columns {seen[col_name] + 1} and {col + 1})"
+            )
+        seen[col_name] = col
+    if target is not None and target not in seen:
+        raise ValueError(f"{where}: no column named {target!r}; the header has {header}")
+    if features is None:
+        feature_cols = [col for col, name in enumerate(header) if name != target]
+    else:
+        missing = [name for name in features if name not in seen]
+        if missing:
+            raise ValueError(f"{where}: no column(s) {', '.join(map(repr, missing))} (the "
+                             f"header has {', '.join(header)})")
+        feature_cols = [seen[name] for name in features]
+    if not feature_cols:
+        raise ValueError(f"{where}: no feature columns besides the target {target!r}")
+    if not rows:
+        raise ValueError(f"{where}: the file has a header but no data rows")
+
+    n_fields = len(header)
+    X = np.empty((len(rows), len(feature_cols)), dtype=np.float64)
+    target_cells: list[tuple[int, str]] = []
+    for i, (line, row) in enumerate(rows):
+        if len(row) != n_fields:
+            raise ValueError(
+                f"{where}: line {line}: expected {n_fields} fields (as in the header), "
+                f"got {len(row)}"
+            )
+        for j, col in enumerate(feature_cols):
+            text = row[col].strip()
+            if not text:
+                raise _cell_error(path, line, col, header[col], "empty cell")
+            value = _parse_number(text)
+            if value is None:
+                raise _cell_error(path, line, col, header[col], f"non-numeric value {text!r}")
+            if not math.isfinite(value):
+                raise _cell_error(path, line, col, header[col], f"non-finite value {text!r}")
+            X[i, j] = value
+        if target is not None:
+            text = row[seen[target]].strip()
+            if not text:
+                raise _cell_error(path, line, seen[target], target, "empty cell")
+            target_cells.append((line, text))
+    target_column = seen[target] if target is not None else -1
+    return CsvColumns(X, [header[col] for col in feature_cols], target_cells, target_column)
 
 
 def _read_csv_rows(
