@@ -25,11 +25,7 @@ median over rounds of each within-round ratio. Issue 7 aims at compiled/NumPy <=
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
-import os
-import platform
-import shlex
 import statistics
 import sys
 from dataclasses import dataclass
@@ -47,14 +43,13 @@ from bench_mlp import (
     Case,
     Settings,
     checked_args,
-    cpu_model,
     limit_threads,
     make_problem,
     paired_ratio,
+    print_header,
     race,
     show_table,
     spread,
-    thread_pools,
     timing_parser,
     timing_settings,
 )
@@ -197,17 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = timing_settings(args, quick=Settings(rounds=11, sample_seconds=0.02, warmup_steps=5),
                                full=Settings(rounds=25, sample_seconds=0.05, warmup_steps=20))
-    command = " ".join(["python3", "benchmarks/bench_compile.py",
-                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     with limit_threads(args.threads):
-        print(f"command: {command}")
-        print(f"date: {now}; CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); "
-              f"Python {platform.python_version()}; NumPy {np.__version__}")
-        for pool in thread_pools():
-            print(f"  {pool}")
-        print(f"one training step (forward, loss, backward, SGD lr {LR}), float32, ReLU; "
-              f"{settings.rounds} rounds")
+        print_header("bench_compile.py", argv, args.threads, settings.rounds)
         print()
         print("checks before timing:")
         for case in args.chosen:

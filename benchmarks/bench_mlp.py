@@ -581,6 +581,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return checked_args(parser, argv)
 
 
+def print_header(script: str, argv: list[str] | None, threads: int, rounds: int) -> str:
+    """Print what a reader needs to repeat a run (the command, the machine, the versions,
+    the thread pools) and return the command."""
+    command = " ".join(["python3", f"benchmarks/{script}",
+                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    print(f"command: {command}")
+    print(f"date: {now}; CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); "
+          f"Python {platform.python_version()}")
+    print(f"NumPy {np.__version__}; tinygrad_mlp {getattr(tg, '__version__', '?')}")
+    print(f"threads (--threads {threads}), as threadpoolctl sees them:")
+    for pool in thread_pools():
+        print(f"  {pool}")
+    print(f"one training step (forward, loss, backward, SGD lr {LR}), float32, ReLU; "
+          f"{rounds} rounds")
+    return command
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = timing_settings(args, quick=Settings(rounds=9, sample_seconds=0.02, warmup_steps=3),
@@ -588,22 +606,11 @@ def main(argv: list[str] | None = None) -> int:
     with_memory = not args.no_memory and (args.memory or not (args.quick or args.smoke))
     torch = import_torch(not args.no_torch, args.threads)
 
-    command = " ".join(["python3", "benchmarks/bench_mlp.py",
-                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
-    now = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     with limit_threads(args.threads):
-        print(f"command: {command}")
-        print(f"date: {now}; CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); "
-              f"Python {platform.python_version()}")
+        command = print_header("bench_mlp.py", argv, args.threads, settings.rounds)
         torch_version = "not used" if torch is None else (
             f"{torch.__version__}, {torch.get_num_threads()} threads")
-        print(f"NumPy {np.__version__}; PyTorch {torch_version}; "
-              f"tinygrad_mlp {getattr(tg, '__version__', '?')}")
-        print(f"threads (--threads {args.threads}), as threadpoolctl sees them:")
-        for pool in thread_pools():
-            print(f"  {pool}")
-        print(f"one training step (forward, loss, backward, SGD lr {LR}), float32, ReLU; "
-              f"{settings.rounds} rounds")
+        print(f"PyTorch {torch_version}")
         print()
 
         print("same arithmetic: one step from identical weights, largest difference to the "
@@ -624,7 +631,7 @@ def main(argv: list[str] | None = None) -> int:
         blas = "BLAS thread" + ("" if args.threads == 1 else "s")
         caption = (
             f"`{command}`: {cpu_model()}, {args.threads} {blas}, NumPy {np.__version__}, "
-            f"PyTorch {'-' if torch is None else torch.__version__}, {now[:10]}; "
+            f"PyTorch {'-' if torch is None else torch.__version__}, {datetime.date.today()}; "
             f"median of {settings.rounds} rounds."
         )
         print_table(results, args.markdown, caption)
