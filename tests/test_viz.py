@@ -626,3 +626,14 @@ def test_example_script_runs(tmp_path):
     if HAVE_DOT:
         assert all(p.suffix == ".svg" for p in written)
         assert "first NaN/inf" in (tmp_path / "nan_graph.svg").read_text()
+
+
+def test_the_fused_losses_label_their_two_arrows():
+    x = tg.tensor([[1.0, 2.0]], requires_grad=True)
+    for loss, roles in ((nn.MSELoss()(x, np.zeros((1, 2))), ("input", "target")),
+                        (nn.CrossEntropyLoss()(x, np.array([[0.25, 0.75]])),
+                         ("logits", "target"))):
+        parsed = Parsed(viz.draw_graph(loss))
+        labels = {attrs for _, _, attrs in parsed.edges}
+        for role in roles:
+            assert any(f"label={role}" in text for text in labels), (role, labels)

@@ -88,6 +88,8 @@ _ROLES: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
     "pow": (("a", "b"), {2: "a ** b"}),
     "where": (("a", "b"), {2: "where(cond, a, b)"}),
     "cross_entropy": (("logits", "target"), {}),
+    "mse_loss": (("input", "target"), {2: "(input − target)²"}),
+    "binary_cross_entropy": (("p", "target"), {}),
 }
 # Inputs of these are interchangeable; anything else with several inputs gets numbered arrows.
 _SYMMETRIC = frozenset({"add", "mul", "maximum", "minimum"})
