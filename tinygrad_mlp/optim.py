@@ -122,7 +122,7 @@ class Optimizer:
         # parameters and the state as they were (one cheap pass: a type and a shape each).
         for group in self.param_groups:
             for p in group["params"]:
-                g = p.grad
+                g = p._grad
                 if g is not None and (type(g) is not Tensor or g._data.shape != p._data.shape):
                     self._check_grad(p)
         for group in self.param_groups:
@@ -345,9 +345,9 @@ class Adam(Optimizer):
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         for p in group["params"]:
-            if p.grad is None:
+            if p._grad is None:
                 continue
-            g, param = p.grad._data, p._data
+            g, param = p._grad._data, p._data
             state = self.state[p]
             if not state:
                 state["step"] = 0
