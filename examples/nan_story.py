@@ -21,7 +21,7 @@ with ReLU. Three steps:
 
 The posted loss class is not in the question; ``diagnose.PostedMSE`` reconstructs it from
 the posted docstring (the mean squared error, differentiated without the 1/n). Needs
-scikit-learn for the data. ``python -m tinygrad_mlp`` tells a longer version with plots.
+scikit-learn for the data. ``python -m tinygrad_mlp story`` tells a longer version with plots.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ side by side from the same weights.
 
 Run it::
 
-    python -m tinygrad_mlp                  # pictures go to ./out
+    python -m tinygrad_mlp story            # pictures go to ./out
     python -m tinygrad_mlp story --out DIR
 
 The curves are written as CSV, and as PNG pictures when matplotlib is installed; the graph
