@@ -17,7 +17,7 @@ import pytest
 from conftest import numerical_grad
 
 import tinygrad_mlp as tg
-from tinygrad_mlp import autograd, ops
+from tinygrad_mlp.engine import autograd, ops
 
 HERE = os.path.basename(__file__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_mlp as tg
-from tinygrad_mlp import nn, ops
+from tinygrad_mlp import nn
+from tinygrad_mlp.engine import ops
 from tinygrad_mlp.nn import functional as F
 
 TOLERANCE = {np.float64: dict(rtol=1e-12, atol=1e-14), np.float32: dict(rtol=1e-5, atol=1e-7)}

@@ -19,7 +19,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn, optim
-from tinygrad_mlp.autograd import Function
+from tinygrad_mlp.engine.autograd import Function
 
 
 def _graph(root: tg.Tensor) -> tuple[list[tg.Tensor], list[Function]]:

@@ -31,7 +31,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import tinygrad_mlp as tg
-from tinygrad_mlp import ops
+from tinygrad_mlp.engine import ops
 
 
 def check(fn, arrays, expected=None, wrt=None, seed=0, rtol=1e-5, atol=1e-6):

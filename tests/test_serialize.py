@@ -1,4 +1,4 @@
-"""Tests of saving and loading state dicts as .npz files (tinygrad_mlp.serialize)."""
+"""Tests of saving and loading state dicts as .npz files (tinygrad_mlp.nn.serialize)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import tinygrad_mlp as tg
-from tinygrad_mlp import nn, serialize
-from tinygrad_mlp.serialize import load, save
+from tinygrad_mlp import nn
+from tinygrad_mlp.nn import serialize
+from tinygrad_mlp.nn.serialize import load, save
 
 
 def make_model(hidden: int = 8) -> nn.MLP:

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 import tinygrad_mlp as tg  # noqa: E402  (after the skip: nothing to test without torch)
-from tinygrad_mlp import ops  # noqa: E402
+from tinygrad_mlp.engine import ops  # noqa: E402
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn, viz
-from tinygrad_mlp.autograd import Function
+from tinygrad_mlp.engine.autograd import Function
 
 ROOT = Path(__file__).resolve().parents[1]
 HAVE_DOT = shutil.which("dot") is not None

@@ -8,12 +8,13 @@ tensor([2. 4.])
 """
 
 from . import (
-    autograd,  # first: the Tensor and the operations build on it
+    engine,  # first: everything else builds on the Tensor and its operations
     nn,
     optim,
     viz,
 )
-from .autograd import (
+from .engine import autograd
+from .engine.autograd import (
     AnomalyError,
     ShapeError,
     detect_anomaly,
@@ -22,7 +23,7 @@ from .autograd import (
     is_grad_enabled,
     no_grad,
 )
-from .functions import (
+from .engine.functions import (
     abs,
     argmax,
     argmin,
@@ -60,10 +61,8 @@ from .functions import (
     var,
     where,
 )
-from .gradcheck import GradcheckError, gradcheck
-from .replay import CompiledStep, compile_step
-from .serialize import load, save
-from .tensor import (
+from .engine.gradcheck import GradcheckError, gradcheck
+from .engine.tensor import (
     Tensor,
     arange,
     eye,
@@ -81,6 +80,8 @@ from .tensor import (
     uniform,
     zeros,
 )
+from .nn.serialize import load, save
+from .replay import CompiledStep, compile_step
 from .train import History, TrainingDiverged, fit
 
 # ``tg.compile(model, loss_fn, optimizer)``: the training step recorded once and replayed.

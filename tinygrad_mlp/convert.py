@@ -34,8 +34,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import manual, nn, optim
-from ._report import name_keys
-from .tensor import Tensor, default_rng
+from .engine.tensor import Tensor, default_rng
+from .text import name_keys
 
 __all__ = [
     "ProbabilityCrossEntropyLoss",

@@ -31,8 +31,8 @@ import numpy as np
 
 from . import data, nn, optim, viz
 from .convert import SideBySide, from_mlp, train_side_by_side
+from .engine.tensor import manual_seed
 from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves, write_side_by_side
-from .tensor import manual_seed
 from .train import History, fit
 
 __all__ = ["DEFAULT_OUT", "DemoResult", "run"]

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enable_grad
-from .tensor import Tensor
+from .engine.autograd import enable_grad
+from .engine.tensor import Tensor
 
 
 class Optimizer:

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 
 from . import manual
-from ._report import wrap
 from .compare import check_backprop
 from .convert import train_side_by_side
 from .data import Standardize, load_diabetes, train_test_split
 from .diagnose import diagnose, posted_setup
 from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
+from .text import wrap
 
 EPOCHS_POSTED = 300  # long enough to see inf (epoch ~150) and then NaN (epoch ~300)
 EPOCHS_FIXED = 400

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import no_grad
+from .engine.autograd import no_grad
+from .engine.tensor import Tensor
 from .nn import functional as F
 from .nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss
 from .nn.utils import clip_grad_norm_
-from .tensor import Tensor
 
 # How many rows to evaluate at once: only the forward pass runs, so bigger is faster.
 _EVAL_BATCH = 1024

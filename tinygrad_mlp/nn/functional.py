@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import functions as _f
-from .. import ops
-from ..functions import as_tensor
-from ..ops import CrossEntropy
-from ..tensor import Tensor
+from ..engine import functions as _f
+from ..engine import ops
+from ..engine.functions import as_tensor
+from ..engine.ops import CrossEntropy
+from ..engine.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, default_rng
+from ..engine.tensor import Tensor, default_rng
 
 _GAINS = {
     "linear": 1.0,

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import functions as _f
-from .. import ops
-from ..tensor import Tensor
+from ..engine import functions as _f
+from ..engine import ops
+from ..engine.tensor import Tensor
 from . import functional as F
 from . import init
 from .module import Module, Parameter, Sequential, _children, _describable

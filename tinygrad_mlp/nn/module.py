@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ..tensor import Tensor, default_rng
+from ..engine.tensor import Tensor, default_rng
 
 
 class Parameter(Tensor):
@@ -516,7 +516,7 @@ class Module:
 
         The architecture is recorded too when the module can describe itself (the ``nn``
         layers, ``Sequential`` and ``MLP``), so that ``nn.Module.load(path)`` can rebuild it.
-        Returns the path written. See ``tinygrad_mlp.serialize.save``.
+        Returns the path written. See ``tinygrad_mlp.nn.serialize.save``.
 
         >>> import tempfile, os
         >>> from tinygrad_mlp import nn
@@ -524,7 +524,7 @@ class Module:
         >>> path.endswith("layer.npz")
         True
         """
-        from ..serialize import save
+        from .serialize import save
 
         return save(self, path)
 
@@ -543,7 +543,7 @@ class Module:
         build the model and call ``model.load(path)``.
 
         Errors are those of ``load_state_dict`` (naming the file) and of
-        ``tinygrad_mlp.serialize.load``, and a ``ValueError`` naming the file for a corrupt
+        ``tinygrad_mlp.nn.serialize.load``, and a ``ValueError`` naming the file for a corrupt
         architecture; on any error an existing model is left unchanged.
 
         >>> import tempfile, os
@@ -558,7 +558,7 @@ class Module:
           (2): Linear(in_features=3, out_features=1, bias=True)
         )
         """
-        from .. import serialize
+        from . import serialize
 
         if isinstance(self_or_cls, Module):
             self_or_cls._load_state_dict(serialize.load(path), strict, source=path)

@@ -60,14 +60,14 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
-from .autograd import _mode
-from .nn import functional as F
-from .nn.layers import Identity, Linear, ReLU, Sigmoid, Tanh
-from .nn.loss import CrossEntropyLoss, MSELoss
-from .nn.module import Module, Sequential
-from .optim import SGD, Adam, Optimizer
-from .tensor import Tensor
+from ..engine import ops
+from ..engine.autograd import _mode
+from ..engine.tensor import Tensor
+from ..nn import functional as F
+from ..nn.layers import Identity, Linear, ReLU, Sigmoid, Tanh
+from ..nn.loss import CrossEntropyLoss, MSELoss
+from ..nn.module import Module, Sequential
+from ..optim import SGD, Adam, Optimizer
 
 __all__ = ["CompiledStep", "compile_step"]
 

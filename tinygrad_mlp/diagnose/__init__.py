@@ -52,12 +52,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import compare, manual
-from . import functions as F
-from ._report import NUMPY_DIR, wrap
-from .autograd import AnomalyError, detect_anomaly
-from .autograd import grad as _grad
-from .tensor import Tensor
+from .. import compare, manual
+from ..engine import functions as F
+from ..engine.autograd import AnomalyError, detect_anomaly
+from ..engine.autograd import grad as _grad
+from ..engine.tensor import Tensor
+from ..text import NUMPY_DIR, wrap
 
 __all__ = [
     "CureTrial",
@@ -124,7 +124,7 @@ def posted_setup(
     >>> type(net).__name__, X.shape, y.shape, net.learning_rate
     ('PostedNeuralNetwork', (442, 10), (442, 1), 0.01)
     """
-    from .data import load_diabetes
+    from ..data import load_diabetes
 
     ds = load_diabetes(scaled=False)
     sizes = list(layer_sizes)
@@ -150,7 +150,7 @@ def fixed_setup(
     >>> type(net).__name__, round(float(X.std()), 6), net.learning_rate
     ('NeuralNetwork', 1.0, 0.1)
     """
-    from .data import Standardize
+    from ..data import Standardize
 
     posted, X, y = posted_setup(layer_sizes=layer_sizes, seed=seed)
     net = manual.NeuralNetwork(X.shape[1], list(layer_sizes), posted.activations, manual.MSE(),
@@ -168,7 +168,7 @@ def _setup(network: str) -> tuple[Any, np.ndarray, np.ndarray]:
 
 def _diabetes_names() -> list[str] | None:
     try:
-        from .data import load_diabetes
+        from ..data import load_diabetes
 
         return list(load_diabetes().feature_names)
     except Exception:  # scikit-learn missing: the report then numbers the features
@@ -1237,7 +1237,7 @@ class _ModelRunner:
     """Trains float64 copies of an ``nn`` model with plain gradient descent and watches them."""
 
     def __init__(self, model: Any, loss: Any, lr: float | None) -> None:
-        from . import nn
+        from .. import nn
 
         self.nn = nn
         self.model = copy.deepcopy(model).double()
@@ -1428,7 +1428,7 @@ def _regression_targets(y: Any, outputs: int) -> bool:
 def _standardize(X: np.ndarray, y: Any, outputs: int) -> tuple[np.ndarray, Any, str]:
     """Standardized inputs, and targets when they are values rather than class labels;
     with the words for what was standardized."""
-    from .data import Standardize
+    from ..data import Standardize
 
     Xs = Standardize().fit_transform(X)
     if not _regression_targets(y, outputs):

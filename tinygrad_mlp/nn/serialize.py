@@ -12,7 +12,7 @@ builds it.
 >>> import os, tempfile
 >>> import tinygrad_mlp as tg
 >>> from tinygrad_mlp import nn
->>> from tinygrad_mlp.serialize import save, load
+>>> from tinygrad_mlp.nn.serialize import save, load
 >>> model = nn.MLP([2, 4, 1])
 >>> path = save(model, os.path.join(tempfile.mkdtemp(), "model"))
 >>> sorted(load(path))
@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 
-from .nn.module import Module
+from .module import Module
 
 # The member holding the architecture: a name no parameter has (``save`` refuses it for
 # weights), so it can never shadow one.
@@ -110,7 +110,7 @@ def save(obj: Any, path: str | os.PathLike) -> str:
     file stays intact).
 
     >>> import os, tempfile
-    >>> from tinygrad_mlp.serialize import save
+    >>> from tinygrad_mlp.nn.serialize import save
     >>> save({"w": [1.0, 2.0]}, os.path.join(tempfile.mkdtemp(), "weights")).endswith(".npz")
     True
     """
@@ -150,7 +150,7 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ``nn.Module.load(path)`` to rebuild the model from it.
 
     >>> import os, tempfile
-    >>> from tinygrad_mlp.serialize import load, save
+    >>> from tinygrad_mlp.nn.serialize import load, save
     >>> path = save({"w": [1.0, 2.0]}, os.path.join(tempfile.mkdtemp(), "weights"))
     >>> load(path)["w"].tolist()
     [1.0, 2.0]

@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Frames that are never "the user's line": this package, and Python's own machinery that runs
 # a module (``python -m``: ``<frozen runpy>``).
 _NOT_USER_CODE = (_PACKAGE_DIR, "<frozen ")
@@ -157,7 +157,7 @@ class AnomalyError(FloatingPointError):
 
     def draw(self, roots: Any = None, **options: Any) -> Any:
         """The graph around the culprit, marked (see ``tinygrad_mlp.viz.draw_anomaly``)."""
-        from .viz import draw_anomaly
+        from ..viz import draw_anomaly
 
         return draw_anomaly(self, roots, **options)
 

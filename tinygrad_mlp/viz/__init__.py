@@ -44,8 +44,8 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .autograd import AnomalyError, Function
-from .tensor import Tensor
+from ..engine.autograd import AnomalyError, Function
+from ..engine.tensor import Tensor
 
 __all__ = ["DotNotFoundError", "draw_anomaly", "draw_graph", "save_graph"]
 

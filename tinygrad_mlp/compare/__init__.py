@@ -67,10 +67,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import functions as F
-from ._report import NUMPY_DIR, name_keys, wrap
-from .autograd import grad as _grad
-from .tensor import Tensor
+from ..engine import functions as F
+from ..engine.autograd import grad as _grad
+from ..engine.tensor import Tensor
+from ..text import NUMPY_DIR, name_keys, wrap
 
 __all__ = [
     "BackpropReport",
@@ -1694,7 +1694,7 @@ def demo(network: str = "posted") -> BackpropReport:
     >>> demo("fixed").ok
     True
     """
-    from .diagnose import _setup
+    from ..diagnose import _setup
 
     net, X, y = _setup(network)
     return check_backprop(net, X, y)

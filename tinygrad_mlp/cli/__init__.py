@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import data
+from .. import data
 
 __all__ = ["UsageError", "build_parser", "load_meta", "main", "meta_path", "save_meta"]
 
@@ -244,7 +244,7 @@ def _load_csv(path: str, target: str, task: str | None) -> data.Dataset:
 
 
 def _load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
-    from . import nn
+    from .. import nn
 
     try:
         model = nn.Module.load(path)
@@ -311,7 +311,7 @@ def _choose_loss(args: argparse.Namespace, ds: data.Dataset) -> str:
 
 
 def _optimizer(args: argparse.Namespace, params: Any) -> Any:
-    from . import optim
+    from .. import optim
 
     lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
     if args.optimizer == "sgd":
@@ -322,7 +322,7 @@ def _optimizer(args: argparse.Namespace, params: Any) -> Any:
 
 
 def _write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
-    from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
+    from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 
     written = write_curves(out / "loss_curves",
                            {"train": history.loss, "validation": history.val_loss},
@@ -337,9 +337,9 @@ def _write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from . import nn
-    from .tensor import manual_seed
-    from .train import TrainingDiverged, fit
+    from .. import nn
+    from ..engine.tensor import manual_seed
+    from ..train import TrainingDiverged, fit
 
     ds, source = _resolve_data(args)
     loss_name = _choose_loss(args, ds)
@@ -451,8 +451,8 @@ def _is_number(text: str) -> bool:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from . import nn
-    from .autograd import no_grad
+    from .. import nn
+    from ..engine.autograd import no_grad
 
     model, meta = _load_model(args.model)
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -530,8 +530,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from . import nn, viz
-    from .tensor import manual_seed
+    from .. import nn, viz
+    from ..engine.tensor import manual_seed
 
     manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -577,10 +577,10 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from . import compare
-    from .convert import train_side_by_side
-    from .diagnose import fixed_setup, posted_setup
-    from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_side_by_side
+    from .. import compare
+    from ..convert import train_side_by_side
+    from ..diagnose import fixed_setup, posted_setup
+    from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_side_by_side
 
     report = compare.demo(network=args.network)
     print(report)
@@ -606,8 +606,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from . import diagnose
-    from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
+    from .. import diagnose
+    from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 
     report = diagnose.demo(network=args.network, epochs=args.epochs, learning_rate=args.lr)
     print(report)
@@ -633,14 +633,14 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _story(args: argparse.Namespace) -> int:
-    from . import story
+    from .. import story
 
     story.run(Path(args.out) if args.out else None)
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from .. import demo
 
     demo.run(dataset=args.dataset, epochs=args.epochs, seed=args.seed, out_dir=args.out or None,
              steps=args.steps, progress=not args.quiet)

@@ -304,7 +304,7 @@ class Tensor:
 
     def draw(self, **options: Any) -> Any:
         """Draw the graph that produced this tensor (see ``tinygrad_mlp.viz.draw_graph``)."""
-        from .viz import draw_graph
+        from ..viz import draw_graph
 
         return draw_graph(self, **options)
 
