@@ -111,6 +111,7 @@ __all__ = [
     "cos",
     "detect_anomaly",
     "enable_grad",
+    "engine",
     "exp",
     "eye",
     "fit",

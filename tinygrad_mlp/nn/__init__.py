@@ -10,24 +10,24 @@
 """
 
 from . import functional, init, utils
-from .layers import (
-    MLP,
-    Flatten,
+from .activations import (
+    ACTIVATIONS,
     Identity,
     LeakyReLU,
-    Linear,
     ReLU,
     Sigmoid,
     Softmax,
     Softplus,
     Tanh,
+    find_activation,
 )
+from .layers import MLP, Flatten, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
 
 __all__ = [
-    "MLP", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten", "Identity",
-    "IncompatibleKeys", "LeakyReLU", "Linear", "MSELoss", "Module", "ModuleList", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "functional", "init",
-    "utils",
+    "ACTIVATIONS", "MLP", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Flatten",
+    "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "MSELoss", "Module", "ModuleList",
+    "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh",
+    "find_activation", "functional", "init", "utils",
 ]

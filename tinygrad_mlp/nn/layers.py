@@ -1,8 +1,7 @@
-"""The layers: ``Linear``, the activations, ``Flatten``, ``Identity``, ``Softmax`` and ``MLP``."""
+"""The layers: ``Linear``, ``Flatten`` and ``MLP`` (the activations live in ``activations``)."""
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
 from collections.abc import Sequence
@@ -13,8 +12,8 @@ import numpy as np
 from ..engine import functions as _f
 from ..engine import ops
 from ..engine.tensor import Tensor
-from . import functional as F
 from . import init
+from .activations import make_activation
 from .module import Module, Parameter, Sequential, _children, _describable
 
 # nn.Linear stores weights with at least this many entries column-major (see its __init__).
@@ -100,136 +99,6 @@ class Linear(Module):
 
 
 @_describable
-class ReLU(Module):
-    """max(x, 0), elementwise.
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.ReLU()(tg.tensor([-1.0, 2.0])).tolist()
-    [0.0, 2.0]
-    """
-
-    def forward(self, x: Any) -> Tensor:
-        return ops.ReLU.apply(x)
-
-
-@_describable
-class LeakyReLU(Module):
-    """x where x > 0, else ``negative_slope * x``.
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.LeakyReLU(0.5)(tg.tensor([-1.0, 2.0])).tolist()
-    [-0.5, 2.0]
-    """
-
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
-        self.negative_slope = negative_slope
-
-    def forward(self, x: Any) -> Tensor:
-        return _f.leaky_relu(x, self.negative_slope)
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
-
-    def _config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
-
-
-@_describable
-class Tanh(Module):
-    """Hyperbolic tangent, elementwise.
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.Tanh()(tg.tensor([0.0])).tolist()
-    [0.0]
-    """
-
-    def forward(self, x: Any) -> Tensor:
-        return ops.Tanh.apply(x)
-
-
-@_describable
-class Sigmoid(Module):
-    """1 / (1 + exp(-x)), elementwise.
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.Sigmoid()(tg.tensor([0.0])).tolist()
-    [0.5]
-    """
-
-    def forward(self, x: Any) -> Tensor:
-        return ops.Sigmoid.apply(x)
-
-
-@_describable
-class Softplus(Module):
-    """``log(1 + exp(beta * x)) / beta``, a smooth ReLU (identity past ``threshold``).
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> round(nn.Softplus()(tg.tensor([0.0])).item(), 4)
-    0.6931
-    """
-
-    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        super().__init__()
-        self.beta, self.threshold = beta, threshold
-
-    def forward(self, x: Any) -> Tensor:
-        return F.softplus(x, self.beta, self.threshold)
-
-    def extra_repr(self) -> str:
-        return f"beta={self.beta}, threshold={self.threshold}"
-
-    def _config(self) -> dict[str, Any]:
-        return {"beta": self.beta, "threshold": self.threshold}
-
-
-@_describable
-class Identity(Module):
-    """Returns its input unchanged (a placeholder, e.g. for "no activation").
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.Identity()(tg.tensor([1.0])).tolist()
-    [1.0]
-    """
-
-    def forward(self, x: Any) -> Any:
-        return x
-
-
-@_describable
-class Softmax(Module):
-    """exp(x) / sum(exp(x)) along ``dim`` (``axis=`` is accepted too).
-
-    >>> import tinygrad_mlp as tg
-    >>> from tinygrad_mlp import nn
-    >>> nn.Softmax(dim=1)(tg.zeros(1, 2)).tolist()
-    [[0.5, 0.5]]
-    """
-
-    def __init__(self, dim: int | None = None, axis: int | None = None) -> None:
-        super().__init__()
-        if dim is not None and axis is not None and dim != axis:
-            raise TypeError(f"Softmax: give dim or axis, not both (got dim={dim}, axis={axis})")
-        self.dim = dim if dim is not None else (axis if axis is not None else -1)
-
-    def forward(self, x: Any) -> Tensor:
-        return _f.softmax(x, axis=self.dim)
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
-
-    def _config(self) -> dict[str, Any]:
-        return {"dim": self.dim}
-
-
-@_describable
 class Flatten(Module):
     """Merge dimensions ``start_dim`` to ``end_dim`` into one (by default: all but the batch).
 
@@ -251,37 +120,6 @@ class Flatten(Module):
 
     def _config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
-
-
-ACTIVATIONS: dict[str, type[Module]] = {
-    "relu": ReLU,
-    "tanh": Tanh,
-    "sigmoid": Sigmoid,
-    "leaky_relu": LeakyReLU,
-    "softplus": Softplus,
-    "identity": Identity,
-}
-
-
-def _activation(spec: Any, what: str) -> Module:
-    """A fresh activation module from a name, a Module class or a Module instance."""
-    if isinstance(spec, str):
-        if spec.lower() not in ACTIVATIONS:
-            valid = ", ".join(repr(name) for name in ACTIVATIONS)
-            raise ValueError(
-                f"MLP: unknown {what} {spec!r}; valid names are {valid} "
-                "(or pass a Module class or instance)"
-            )
-        return ACTIVATIONS[spec.lower()]()
-    if isinstance(spec, type) and issubclass(spec, Module):
-        return spec()
-    if isinstance(spec, Module):
-        # A copy per position, so that no two layers share an activation's state.
-        return copy.deepcopy(spec)
-    raise TypeError(
-        f"MLP: {what} must be a name, a Module class or a Module instance, "
-        f"got {type(spec).__name__}"
-    )
 
 
 @_describable
@@ -318,16 +156,16 @@ class MLP(Sequential):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"MLP: sizes[{i}] must be a positive int, got {n!r}")
         # Checked before any layer is made, so a bad name draws nothing from the generator.
-        _activation(activation, "activation")
+        make_activation(activation, "activation")
         if output_activation is not None:
-            _activation(output_activation, "output_activation")
+            make_activation(output_activation, "output_activation")
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(int(n_in), int(n_out), bias=bias))
             if i < len(sizes) - 2:
-                layers.append(_activation(activation, "activation"))
+                layers.append(make_activation(activation, "activation"))
         if output_activation is not None:
-            layers.append(_activation(output_activation, "output_activation"))
+            layers.append(make_activation(output_activation, "output_activation"))
         super().__init__(*layers)
         self.sizes = tuple(int(n) for n in sizes)
 

@@ -64,7 +64,8 @@ from ..engine import ops
 from ..engine.autograd import _mode
 from ..engine.tensor import Tensor
 from ..nn import functional as F
-from ..nn.layers import Identity, Linear, ReLU, Sigmoid, Tanh
+from ..nn.activations import Identity, ReLU, Sigmoid, Tanh
+from ..nn.layers import Linear
 from ..nn.loss import CrossEntropyLoss, MSELoss
 from ..nn.module import Module, Sequential
 from ..optim import SGD, Adam, Optimizer

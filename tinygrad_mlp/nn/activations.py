@@ -1,0 +1,290 @@
+"""The activations: their modules, and the one table every part of the library reads them from.
+
+``ACTIVATIONS`` maps each activation's one spelling (``"leaky_relu"``) to an
+:class:`ActivationSpec`: its module class, the engine operation that module records, its
+rule on a Tensor, its other spellings, its parameter and whether it has a kink. ``nn.MLP``
+builds from it, the command line offers its names, the backprop checker and the converter
+recognise a hand-written activation by it (``find_activation``), the compiled step knows
+which operation each module makes, and the pictures name it. A new activation is added here,
+once, and all of them know it.
+
+>>> find_activation("LeakyReLU").name, find_activation("logistic").name
+('leaky_relu', 'sigmoid')
+>>> ACTIVATIONS["relu"].make()
+ReLU()
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine import functions as _f
+from ..engine import ops
+from ..engine.autograd import Function
+from ..engine.tensor import Tensor
+from . import functional as F
+from .module import Module, _describable
+
+
+@_describable
+class ReLU(Module):
+    """max(x, 0), elementwise.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.ReLU()(tg.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.ReLU.apply(x)
+
+
+@_describable
+class LeakyReLU(Module):
+    """x where x > 0, else ``negative_slope * x``.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.LeakyReLU(0.5)(tg.tensor([-1.0, 2.0])).tolist()
+    [-0.5, 2.0]
+    """
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x: Any) -> Tensor:
+        return _f.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+
+@_describable
+class Tanh(Module):
+    """Hyperbolic tangent, elementwise.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.Tanh()(tg.tensor([0.0])).tolist()
+    [0.0]
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.Tanh.apply(x)
+
+
+@_describable
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)), elementwise.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.Sigmoid()(tg.tensor([0.0])).tolist()
+    [0.5]
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        return ops.Sigmoid.apply(x)
+
+
+@_describable
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta``, a smooth ReLU (identity past ``threshold``).
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> round(nn.Softplus()(tg.tensor([0.0])).item(), 4)
+    0.6931
+    """
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x: Any) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"beta": self.beta, "threshold": self.threshold}
+
+
+@_describable
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. for "no activation").
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.Identity()(tg.tensor([1.0])).tolist()
+    [1.0]
+    """
+
+    def forward(self, x: Any) -> Any:
+        return x
+
+
+@_describable
+class Softmax(Module):
+    """exp(x) / sum(exp(x)) along ``dim`` (``axis=`` is accepted too).
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> nn.Softmax(dim=1)(tg.zeros(1, 2)).tolist()
+    [[0.5, 0.5]]
+    """
+
+    def __init__(self, dim: int | None = None, axis: int | None = None) -> None:
+        super().__init__()
+        if dim is not None and axis is not None and dim != axis:
+            raise TypeError(f"Softmax: give dim or axis, not both (got dim={dim}, axis={axis})")
+        self.dim = dim if dim is not None else (axis if axis is not None else -1)
+
+    def forward(self, x: Any) -> Tensor:
+        return _f.softmax(x, axis=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"dim": self.dim}
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """One activation as the whole library knows it.
+
+    ``name`` is its one spelling (in ``nn.MLP(activation=...)``, the command line and saved
+    files); ``module`` its ``nn`` class, whose ``__name__`` is also the class name in
+    ``tinygrad_mlp.manual``; ``op`` the engine operation the module records (None for the
+    identity); ``rule(x, value)`` the activation of a Tensor ``x``, ``value`` being the
+    parameter (``negative_slope``) or None. ``kinked``: its derivative at the kink (0) is a
+    matter of convention, so a hand-written derivative may differ there and still be right.
+    """
+
+    name: str
+    module: type[Module]
+    op: type[Function] | None
+    rule: Callable[[Tensor, float | None], Tensor]
+    aliases: tuple[str, ...] = ()
+    parameter: str | None = None
+    default: float | None = None
+    kinked: bool = False
+
+    @property
+    def title(self) -> str:
+        """The class name: ``LeakyReLU``."""
+        return self.module.__name__
+
+    def value_of(self, obj: Any) -> float | None:
+        """The parameter's value on ``obj`` (a module, or a hand-written activation), or the
+        default when ``obj`` does not say.
+
+        >>> ACTIVATIONS["leaky_relu"].value_of(LeakyReLU(0.2))
+        0.2
+        """
+        if self.parameter is None:
+            return None
+        return float(getattr(obj, self.parameter, self.default))
+
+    def make(self, value: float | None = None) -> Module:
+        """A fresh module, with ``value`` for the parameter (its default when None)."""
+        if self.parameter is None or value is None:
+            return self.module()
+        return self.module(value)
+
+    def apply(self, x: Tensor, like: Any = None) -> Tensor:
+        """The activation of ``x``, with the parameter read from ``like`` (see ``value_of``)."""
+        return self.rule(x, self.value_of(like))
+
+
+ACTIVATIONS: dict[str, ActivationSpec] = {
+    spec.name: spec
+    for spec in (
+        ActivationSpec("relu", ReLU, ops.ReLU, lambda x, v: x.relu(), kinked=True),
+        ActivationSpec("tanh", Tanh, ops.Tanh, lambda x, v: x.tanh()),
+        ActivationSpec("sigmoid", Sigmoid, ops.Sigmoid, lambda x, v: x.sigmoid(),
+                       aliases=("logistic",)),
+        ActivationSpec("leaky_relu", LeakyReLU, ops.LeakyReLU,
+                       lambda x, v: x.leaky_relu(0.01 if v is None else v),
+                       aliases=("leaky", "lrelu"), parameter="negative_slope", default=0.01,
+                       kinked=True),
+        ActivationSpec("softplus", Softplus, ops.Softplus, lambda x, v: x.softplus()),
+        ActivationSpec("identity", Identity, None, lambda x, v: x, aliases=("linear", "none")),
+        ActivationSpec("softmax", Softmax, ops.Softmax, lambda x, v: x.softmax(axis=-1)),
+    )
+}
+
+# Activations offered between layers (the command line's --activation).
+HIDDEN_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "softplus")
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+_BY_KEY = {
+    _key(spelling): spec
+    for spec in ACTIVATIONS.values()
+    for spelling in (spec.name, spec.title, *spec.aliases)
+}
+
+
+def find_activation(obj: Any) -> ActivationSpec | None:
+    """The activation that ``obj`` is: a name in any spelling (``"LeakyReLU"``,
+    ``"leaky-relu"``, an alias), an ``nn`` module or its class, or any object whose ``.name``
+    or class name says it (a hand-written ``class Relu``). None when it is none of them.
+
+    >>> find_activation(Tanh()).name, find_activation("nope") is None
+    ('tanh', True)
+    """
+    if isinstance(obj, str):
+        return _BY_KEY.get(_key(obj))
+    cls = obj if isinstance(obj, type) else type(obj)
+    for spec in ACTIVATIONS.values():
+        if cls is spec.module:
+            return spec
+    name = getattr(obj, "name", None)
+    if isinstance(name, str) and _key(name) in _BY_KEY:
+        return _BY_KEY[_key(name)]
+    return _BY_KEY.get(_key(cls.__name__))
+
+
+def make_activation(spec: Any, what: str = "activation", caller: str = "MLP") -> Module:
+    """A fresh activation module from a name, a Module class or a Module instance (copied, so
+    that no two layers share one).
+
+    >>> make_activation("tanh")
+    Tanh()
+    """
+    if isinstance(spec, str):
+        found = _BY_KEY.get(_key(spec))
+        if found is None:
+            valid = ", ".join(repr(name) for name in ACTIVATIONS)
+            raise ValueError(
+                f"{caller}: unknown {what} {spec!r}; valid names are {valid} "
+                "(or pass a Module class or instance)"
+            )
+        return found.make()
+    if isinstance(spec, type) and issubclass(spec, Module):
+        return spec()
+    if isinstance(spec, Module):
+        return copy.deepcopy(spec)
+    raise TypeError(
+        f"{caller}: {what} must be a name, a Module class or a Module instance, "
+        f"got {type(spec).__name__}"
+    )
