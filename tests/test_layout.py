@@ -48,7 +48,6 @@ KNOWN = {
     'cycle: tinygrad_mlp.compare -> tinygrad_mlp.diagnose',
     'cycle: tinygrad_mlp.nn.module -> tinygrad_mlp.nn.serialize',
     'long file: tinygrad_mlp.cli',
-    'long file: tinygrad_mlp.compare',
     'long file: tinygrad_mlp.data',
     'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
