@@ -52,7 +52,6 @@ KNOWN = {
     'long file: tinygrad_mlp.data',
     'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
-    'long file: tinygrad_mlp.manual',
     'long file: tinygrad_mlp.replay',
     'long file: tinygrad_mlp.viz',
     'long function: tinygrad_mlp.cli._predict',
