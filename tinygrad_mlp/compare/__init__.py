@@ -39,6 +39,7 @@ from typing import Any
 from numpy.typing import ArrayLike
 
 from ..nn.activations import ACTIVATIONS
+from ..scenario import setup
 from .skeleton import check_skeleton
 from .skeleton_reference import parameter_of, reference_pass
 from .skeleton_report import BackpropReport, Finding, Location, Row
@@ -82,16 +83,14 @@ def demo(network: str = "posted") -> BackpropReport:
 
     What the CLI's ``compare`` subcommand prints. ``network="posted"`` is the network as
     posted in the question, on the raw features; ``"fixed"`` the corrected one (see
-    :func:`tinygrad_mlp.diagnose.fixed_setup`), which agrees.
+    :func:`tinygrad_mlp.scenario.fixed_setup`), which agrees.
 
     >>> sorted(demo().causes)
     ['factor_n', 'zero_bias_column']
     >>> demo("fixed").ok
     True
     """
-    from ..diagnose import _setup
-
-    net, X, y = _setup(network)
+    net, X, y = setup(network)
     return check_backprop(net, X, y)
 
 
