@@ -89,7 +89,7 @@ def test_load_state_dict_refuses_what_is_not_a_dict(state, error, message):
 
 
 def test_an_empty_state_dict_is_all_missing():
-    with pytest.raises(RuntimeError, match='Missing key.*"weight", "bias"'):
+    with pytest.raises(RuntimeError, match=r'Missing key.*"weight", "bias"'):
         nn.Linear(2, 1).load_state_dict({})
 
 
