@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import compare, manual
+from ..compare.skeleton_stages import untouched
 from ..engine.numerics import format_number
 from ..scenario import diabetes_feature_names, setup
 from .cures import candidate_fixes, late_check, needs_cure, run_trials, standardize
@@ -70,7 +71,7 @@ def diagnose(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if is_skeleton(net_or_model):
-            with compare._untouched(net_or_model):
+            with untouched(net_or_model):
                 return _diagnose_skeleton(net_or_model, X, y_arr, settings)
         return _diagnose_model(net_or_model, X, y_arr, loss, settings)
 

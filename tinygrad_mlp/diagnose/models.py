@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import compare, nn
+from .. import nn
+from ..compare.usercode import exception_text
 from ..engine import functions as F
 from ..engine.autograd import AnomalyError, detect_anomaly
 from ..engine.tensor import Tensor
@@ -142,7 +143,7 @@ class ModelRunner:
                 try:
                     value, A_vals, Z_vals = self.step(run, epoch, model, Xt, yt, fix, lr)
                 except Exception as exc:
-                    run.raised(epoch, self.stage, compare._exception_text(exc))
+                    run.raised(epoch, self.stage, exception_text(exc))
                     break
                 run.losses.append(value)
                 for i, idx in enumerate(layer_params if record else []):

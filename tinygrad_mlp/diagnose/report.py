@@ -376,12 +376,13 @@ def story_lines(d: Diagnosis) -> list[str]:
 
 
 def section_backprop(d: Diagnosis) -> list[str]:
-    """6. The backprop checker's summary, with the notes its summary may refer to."""
+    """6. The backprop checker's summary, and its notes."""
     if d.backprop is None:
         return []
     out = ["6. Backprop against autograd (check_backprop at the initial weights)"]
     out += [wrap(line) for line in d.backprop.summary().splitlines()]
-    out += [wrap("Note: " + note, "  ", "    ") for note in d.backprop.notes]
+    if not d.backprop.ok:  # an agreeing summary carries its notes itself
+        out += [wrap("Note: " + note, "  ", "    ") for note in d.backprop.notes]
     return [*out, ""]
 
 

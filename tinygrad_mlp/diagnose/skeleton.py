@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import compare
+from ..compare.skeleton_reference import reference_pass
+from ..compare.skeleton_stages import check_convention, clone
+from ..compare.usercode import exception_text
 from ..engine import functions as F
 from ..engine.autograd import AnomalyError, detect_anomaly
 from ..engine.tensor import Tensor
-from ..nn.activations import find_activation
 from .curvature import difference_hvp, lambda_max_of, power_iteration
 from .findings import UnitHealth
 from .lines import LineFinder, user_modules
@@ -91,7 +92,7 @@ class SkeletonRunner:
     """Trains copies of a hand-written network and watches each of its methods."""
 
     def __init__(self, net: Any, lr: float | None) -> None:
-        compare._check_convention(net)
+        check_convention(net)
         self.net = net
         self.lr = float(net.learning_rate if lr is None else lr)
         self.W0 = [np.array(w, dtype=np.float64, copy=True) for w in net.W]
@@ -104,7 +105,7 @@ class SkeletonRunner:
 
     def twin(self, fix: Fix, W: Sequence[np.ndarray] | None = None) -> Any:
         """A copy of the network with ``fix`` applied (and weights ``W``, default the first)."""
-        twin = compare._clone(self.net, self.W0 if W is None else W)
+        twin = clone(self.net, self.W0 if W is None else W)
         twin.learning_rate = self.lr if fix.lr is None else fix.lr
         if fix.fix_update:
             twin.update_weights = types.MethodType(textbook_update, twin)
@@ -142,7 +143,7 @@ class SkeletonRunner:
                         twin.W = list(out)
                     run.note(epoch, stage, [("W", list(twin.W))], W_before, (X, Z_vals, deltas))
                 except Exception as exc:
-                    run.raised(epoch, stage, compare._exception_text(exc))
+                    run.raised(epoch, stage, exception_text(exc))
                     break
                 run.losses.append(value)
                 for i in range(self.L if record else 0):
@@ -197,7 +198,7 @@ class SkeletonLoss:
 
     def __init__(self, net: Any, W: list[np.ndarray], X: np.ndarray, y: Any) -> None:
         self.net = net
-        self.reference = compare._reference(net, W, X, y)
+        self.reference = reference_pass(net, W, X, y)
         self.acts = self.reference.acts
         self.formula = self.reference.loss_ref.formula
         self.exact = self.formula is not None and all(a.key is not None for a in self.acts)
@@ -207,10 +208,7 @@ class SkeletonLoss:
         Z = Tensor(X)
         ones = Tensor(np.ones((X.shape[0], 1)))
         for Wt, ref in zip(params, self.acts):
-            A = F.cat([ones, Z], axis=1) @ Wt
-            spec = find_activation(ref.act)
-            assert spec is not None
-            Z = spec.apply(A, ref.act)
+            Z = ref.apply(F.cat([ones, Z], axis=1) @ Wt)
         assert self.formula is not None
         return self.formula(Z, y)
 
@@ -224,7 +222,7 @@ class SkeletonLoss:
             return lambda_max_of(loss, params, iterations, seed)
 
         def gradient(Ws: list[np.ndarray]) -> list[np.ndarray]:
-            return compare._reference(self.net, Ws, X, y).grads
+            return reference_pass(self.net, Ws, X, y).grads
 
         lam, used = power_iteration(difference_hvp(gradient, W), [w.shape for w in W],
                                     min(iterations, 40), seed, tol=1e-6)
