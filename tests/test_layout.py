@@ -49,7 +49,6 @@ MAX_FUNCTION_LINES = 60  # of code: a docstring does not count
 KNOWN = {
     'long file: tinygrad_mlp.cli',
     'long file: tinygrad_mlp.data',
-    'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
     'long file: tinygrad_mlp.replay',
     'long function: tinygrad_mlp.cli._predict',
@@ -57,14 +56,7 @@ KNOWN = {
     'long function: tinygrad_mlp.cli.build_parser',
     'long function: tinygrad_mlp.data.read_csv',
     'long function: tinygrad_mlp.demo.run',
-    'long function: tinygrad_mlp.diagnose.verdict',
     'long function: tinygrad_mlp.story.run',
-    'private: tinygrad_mlp.diagnose uses compare._ENGINE_ACTIVATIONS (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._check_convention (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._clone (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._exception_text (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._reference (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._untouched (tinygrad_mlp.compare)',
     'private: tinygrad_mlp.replay uses from tinygrad_mlp.engine.autograd import _mode',
     'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
