@@ -53,7 +53,6 @@ KNOWN = {
     'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
     'long file: tinygrad_mlp.manual',
-    'long file: tinygrad_mlp.replay',
     'long file: tinygrad_mlp.viz',
     'long function: tinygrad_mlp.cli._predict',
     'long function: tinygrad_mlp.cli._train',
@@ -76,7 +75,6 @@ KNOWN = {
     'private: tinygrad_mlp.nn.layers uses from tinygrad_mlp.nn.module import _describable',
     'private: tinygrad_mlp.nn.loss uses F._check_reduction (tinygrad_mlp.nn.functional)',
     'private: tinygrad_mlp.nn.module uses serialize._read (tinygrad_mlp.nn.serialize)',
-    'private: tinygrad_mlp.replay uses from tinygrad_mlp.engine.autograd import _mode',
     'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
 
