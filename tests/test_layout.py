@@ -69,7 +69,6 @@ KNOWN = {
     'private: tinygrad_mlp.nn.layers uses from tinygrad_mlp.nn.module import _describable',
     'private: tinygrad_mlp.nn.loss uses F._check_reduction (tinygrad_mlp.nn.functional)',
     'private: tinygrad_mlp.nn.module uses serialize._read (tinygrad_mlp.nn.serialize)',
-    'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
 
 

@@ -214,7 +214,8 @@ class MSEForm:
 class CrossEntropyForm:
     """``ops.CrossEntropy`` with class indices: shifted logits, their softmax and the
     picked ``log_norm - shifted[class]``; the gradient ``probs * per_row``, less ``per_row``
-    at each row's class. Few classes run column-major, as the engine runs them."""
+    at each row's class. In the memory layout the engine runs them in (column-major for few
+    classes)."""
 
     op = ops.CrossEntropy
     inputs = 1  # the model's output (the classes are a parameter of the node)
@@ -260,7 +261,7 @@ class CrossEntropyForm:
         """``shifted = logits - max`` in a buffer of the engine's layout, and ``index``: the
         flat position of each row's class in it."""
         n, classes = shape
-        if classes <= ops._FEW_CLASSES:
+        if _engine_layout(shape, ws.dtype) == "F":
             # The engine copies few-class logits to column-major (np.asfortranarray), which
             # changes the order of the sums over a row: so does the replay.
             s = ws.buffer("s", shape, order="F")
@@ -278,6 +279,16 @@ class CrossEntropyForm:
         starts = ws.name("STARTS", np.arange(n, dtype=index_type) * classes)
         ws.emit(f"add({starts}, y, {index})  # row * classes + class")
         return s
+
+
+def _engine_layout(shape: tuple[int, int], dtype: np.dtype) -> str:
+    """The memory layout ``ops.CrossEntropy`` works in for logits of this shape, asked of the
+    op itself (its probabilities come out in it), so that the rule has one home: ``"F"``
+    (column-major, as the engine does for few classes) or ``"C"``."""
+    probe = ops.CrossEntropy()
+    probe.forward(np.zeros(shape, dtype), classes=np.zeros(shape[0], np.intp))
+    flags = probe.probs.flags
+    return "F" if flags.f_contiguous and not flags.c_contiguous else "C"
 
 
 LOSS_FORMS: dict[type[Function], Any] = {
