@@ -98,9 +98,9 @@ class Builder:
 
     def _guard_model(self) -> None:
         ws, a = self.ws, self.a
-        for module, children in a.containers:
-            m, kids = ws.name("S", module), ws.name("KIDS", children)
-            ws.guard(f"if tuple({m}._modules.values()) != {kids}: return None")
+        for module, _ in a.containers:  # the same children under the same names
+            m, kids = ws.name("S", module), ws.name("KIDS", dict(module._modules))
+            ws.guard(f"if {m}._modules != {kids}: return None")
         for layer in a.layers:
             if layer.op is not ops.Linear:
                 continue
