@@ -47,22 +47,14 @@ MAX_FUNCTION_LINES = 60  # of code: a docstring does not count
 KNOWN = {
     'long file: tinygrad_mlp.cli',
     'long file: tinygrad_mlp.data',
-    'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
     'long function: tinygrad_mlp.cli._predict',
     'long function: tinygrad_mlp.cli._train',
     'long function: tinygrad_mlp.cli.build_parser',
     'long function: tinygrad_mlp.data.read_csv',
     'long function: tinygrad_mlp.demo.run',
-    'long function: tinygrad_mlp.diagnose.verdict',
     'long function: tinygrad_mlp.engine.autograd.run_backward',
     'long function: tinygrad_mlp.story.run',
-    'private: tinygrad_mlp.diagnose uses compare._ENGINE_ACTIVATIONS (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._check_convention (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._clone (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._exception_text (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._reference (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._untouched (tinygrad_mlp.compare)',
 }
 
 
