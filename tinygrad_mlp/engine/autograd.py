@@ -42,9 +42,6 @@ from .modes import (
     no_grad,
 )
 
-# The name the compiled step (``tinygrad_mlp.replay``) reads today; ``mode`` is the public one.
-_mode = mode
-
 __all__ = [
     "AnomalyError",
     "Function",
