@@ -48,7 +48,6 @@ KNOWN = {
     'long file: tinygrad_mlp.cli',
     'long file: tinygrad_mlp.data',
     'long file: tinygrad_mlp.engine.ops',
-    'long file: tinygrad_mlp.replay',
     'long function: tinygrad_mlp.cli._predict',
     'long function: tinygrad_mlp.cli._train',
     'long function: tinygrad_mlp.cli.build_parser',
@@ -56,8 +55,6 @@ KNOWN = {
     'long function: tinygrad_mlp.demo.run',
     'long function: tinygrad_mlp.engine.autograd.run_backward',
     'long function: tinygrad_mlp.story.run',
-    'private: tinygrad_mlp.replay uses from tinygrad_mlp.engine.autograd import _mode',
-    'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
 
 
