@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import hooks, inplace
 from .function import AnomalyError, Function
 from .modes import mode
 from .numerics import non_finite
@@ -59,7 +60,8 @@ def topological_order(
     """Everything the graph behind ``roots`` is made of, each entry after all of its inputs.
 
     ``roots`` are Tensors (or nodes). The entries are the Tensors computed by operations, in
-    the order they were computed (with ``leaves=True``, the leaf Tensors come first). Of a
+    the order they were computed (with ``leaves=True``, the leaf Tensors come first). A node
+    made before an input was changed in place is shown the version it used (see ``inplace``). Of a
     graph freed by backward only the nodes are left: there an entry is the node (a
     :class:`Function`) itself; ``live=True`` refuses one instead (backward needs the
     values). An explicit stack: depth is limited only by memory.
@@ -89,6 +91,8 @@ def topological_order(
             if parent.grad_fn is not None:
                 stack.append(parent)
     found.sort(key=_made)
+    if found and inplace.latest > found[0].grad_fn.made and inplace.rewire(found):
+        return topological_order(roots, leaves, live)  # again, along the versions used
     return _leaves_of(roots, found) + found if leaves else found
 
 
@@ -172,10 +176,11 @@ def _seeded(
 
 def _propagate(
     order: Sequence[Tensor], grads: dict[int, Any], leaves: dict[int, Tensor],
-    wanted: set[int] | None, create_graph: bool,
+    wanted: set[int] | None, create_graph: bool, retained: dict[int, Any] | None,
 ) -> dict[int, Any]:
     """Call each node's rule, outputs first, adding what it gives its inputs to ``grads``;
-    returns the gradients of the ``wanted`` non-leaf Tensors."""
+    returns the gradients of the ``wanted`` non-leaf Tensors. With ``retained`` (a dict),
+    Tensors' hooks run and retained gradients are noted there (see ``hooks``)."""
     found: dict[int, Any] = {}
     anomaly = mode.anomaly
     previous_mode = mode.grad_enabled
@@ -185,6 +190,8 @@ def _propagate(
             g = grads.pop(id(tensor), None)
             if g is None:
                 continue
+            if retained is not None:
+                g = hooks.run(tensor, g, retained)
             node = tensor.grad_fn
             node.out_grad = g._data if create_graph else g
             if wanted is not None and id(tensor) in wanted:
@@ -216,6 +223,14 @@ def _propagate(
     return found
 
 
+def _hook_leaves(leaves: dict[int, Tensor], grads: dict[int, Any], wanted: set[int] | None,
+                 retained: dict[int, Any]) -> None:
+    """Run the hooks of the leaves whose gradients this pass delivers (before any is kept)."""
+    for key, leaf in leaves.items():
+        if wanted is None or key in wanted:
+            grads[key] = hooks.run(leaf, grads[key], retained)
+
+
 def _accumulate(
     leaves: dict[int, Tensor], grads: dict[int, Any], seeds: Sequence[Any], create_graph: bool
 ) -> None:
@@ -228,7 +243,7 @@ def _accumulate(
         if create_graph:
             leaf._grad = g if leaf._grad is None else leaf._grad + g
             continue
-        owner = _buffer_owner(g)
+        owner = id(g) if g.base is None else _buffer_owner(g)
         if owner in owners or not g.flags.writeable:
             g = g.copy()
         owners.add(owner)
@@ -262,15 +277,22 @@ def run_backward(
     the graph is freed only then, so a failed backward changes nothing.
     """
     order = topological_order(roots, live=True)
+    if order and inplace.latest > order[0].grad_fn.made:
+        inplace.check_versions(order)  # a value a rule reads was changed in place since
     _remember_pass(order)
     grads, leaves = _seeded(roots, seeds)
     wanted = None if capture is None else {id(t) for t in capture}
-    found = _propagate(order, grads, leaves, wanted, create_graph)
+    retained = {} if hooks.active() else None
+    found = _propagate(order, grads, leaves, wanted, create_graph, retained)
+    if retained is not None:
+        _hook_leaves(leaves, grads, wanted, retained)
     result = None
     if capture is not None:
         result = [found[id(t)] if id(t) in found else grads.get(id(t)) for t in capture]
     else:
         _accumulate(leaves, grads, seeds, create_graph)
+    if retained:
+        hooks.keep_retained(retained, create_graph)
     if not retain_graph:
         free(order)
     return result

@@ -982,3 +982,21 @@ def unsqueeze(x: Tensor, axis: int) -> Tensor:
     shape = list(x.shape)
     shape.insert(axis % ndim, 1)
     return reshape(x, tuple(shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# What each rule reads of the values (``Function.reads``; the default is all of them). A value
+# a rule reads that is changed in place after the node was made makes backward raise, as
+# PyTorch's version counter does; a value it does not read may change freely.
+
+for _op in (Add, Sub, Neg, Sum, Mean, Where, Cast, Reshape, Transpose, Expand, GetItem,
+            ScatterAdd, Concatenate, Stack):
+    _op.reads = ()  # shapes and dtypes only
+for _op in (Exp, Sqrt, Tanh, Sigmoid, Softmax, LogSoftmax):
+    _op.reads = ("output",)
+for _op in (Mul, MatMul, Linear):
+    _op.reads = ("others",)  # the product rule: each input only for the other's gradient
+for _op in (Abs, Log, Sin, Cos, ReLU, LeakyReLU, Softplus, Clip, Var, Maximum, Minimum,
+            CrossEntropy, MeanSquaredError, BinaryCrossEntropy):
+    _op.reads = ("inputs",)
+del _op

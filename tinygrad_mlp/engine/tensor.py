@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, hooks
 
 float32 = np.float32
 float64 = np.float64
@@ -302,11 +302,114 @@ class Tensor:
         """
         autograd.backward(self, gradient, retain_graph, create_graph)
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (as PyTorch).
+
+        >>> import tinygrad_mlp as tg
+        >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> h.retain_grad()
+        >>> (h * h).sum().backward()
+        >>> h.grad, h.retains_grad
+        (tensor([ 6. 12.]), True)
+        """
+        hooks.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor whose ``retain_grad()`` was called."""
+        return hooks.retains_grad(self)
+
+    def register_hook(self, hook: Any) -> hooks.RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; it may return a
+        replacement (same shape and dtype) that flows on instead. Returns a handle whose
+        ``.remove()`` takes the hook off.
+
+        >>> import tinygrad_mlp as tg
+        >>> w = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = w.register_hook(lambda g: g * 10)
+        >>> (w * w).sum().backward()
+        >>> w.grad
+        tensor([20. 40.])
+        """
+        return hooks.register_hook(self, hook)
+
     def draw(self, **options: Any) -> Any:
         """Draw the graph that produced this tensor (see ``tinygrad_mlp.viz.draw_graph``)."""
         from ..viz import draw_graph
 
         return draw_graph(self, **options)
+
+    # -- in place: the same object and memory get the new value (see inplace.py) ------------
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous + other, "+= (add_)")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous - other, "-= (sub_)")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous * other, "*= (mul_)")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous / other, "/= (div_)")
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self += alpha * other`` in place; returns self.
+
+        >>> import tinygrad_mlp as tg
+        >>> t = tg.zeros(2)
+        >>> t.add_(tg.ones(2), alpha=3) is t, t.tolist()
+        (True, [3.0, 3.0])
+        """
+        other = _scaled(other, alpha)
+        return inplace.change(self, lambda previous: previous + other, "add_")
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns self."""
+        other = _scaled(other, alpha)
+        return inplace.change(self, lambda previous: previous - other, "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous * other, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous / other, "div_")
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        """Clip to ``[min, max]`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous.clip(min, max), "clamp_")
+
+    clip_ = clamp_
+
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite with ``src`` (broadcast to this shape, cast to this dtype); returns self.
+        The gradient reaches ``src``; the old value passes none on."""
+        return inplace.change(
+            self, lambda previous: inplace.Copy.apply(previous, src), "copy_", casting="unsafe"
+        )
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` in place; returns self.
+
+        >>> import tinygrad_mlp as tg
+        >>> w = tg.ones(2, requires_grad=True)
+        >>> (w * w).sum().backward()
+        >>> w.grad.zero_().tolist()
+        [0.0, 0.0]
+        """
+        return inplace.change(
+            self, lambda previous: inplace.Copy.apply(previous, value), "fill_", casting="unsafe"
+        )
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns self."""
+        return self.fill_(0)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        inplace.set_item(self, index, value)
 
     # -- operators: the operations themselves live in ops.py ---------------------------------
 
@@ -666,4 +769,13 @@ def uniform(
 for _name in ("zeros", "ones", "full", "eye", "arange", "rand", "randn", "uniform"):
     setattr(Tensor, _name, staticmethod(globals()[_name]))
 
-from . import ops  # noqa: E402  (ops needs the Tensor class defined above)
+def _scaled(other: Any, alpha: float) -> Any:
+    """``alpha * other`` for ``add_``/``sub_`` (exact for numbers; recorded for Tensors)."""
+    if alpha == 1:
+        return other
+    if isinstance(other, (int, float, np.number)):
+        return other * alpha
+    return ops.Mul.apply(other, alpha)
+
+
+from . import inplace, ops  # noqa: E402  (they need the Tensor class defined above)
