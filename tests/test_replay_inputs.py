@@ -279,3 +279,26 @@ def test_compile_matches_eager_under_a_changed_batch(loss, kind):
         step_both(twins, *changed())
         step_both(twins, x, y)
     assert twins.step.last == "replay"  # the usual batch is still replayed
+
+
+# ---------------------------------------------------------------------------------------------
+# A NaN or inf gradient: what the optimizer's own step does, with nothing changed if it refuses
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("bad", ["NaN in x", "inf in x", "huge x", "huge lr"])
+def test_a_non_finite_gradient_meets_the_optimizers_own_rule(opt, bad):
+    twins = trained([2, 5, 2], nn.MSELoss(), opt)
+    x, y = base_batch([2, 5, 2], nn.MSELoss())
+    wrong = x.copy()
+    if bad == "huge lr":
+        for o in (twins.opt, twins.eager_opt):
+            o.param_groups[0]["lr"] = 1e37
+    else:
+        wrong[3, 1] = {"NaN in x": np.nan, "inf in x": np.inf, "huge x": 1e30}[bad]
+    for _ in range(2):  # the first time replayed (or recorded), then again
+        step_both(twins, wrong, y)
+    if bad == "huge lr":
+        for o in (twins.opt, twins.eager_opt):
+            o.param_groups[0]["lr"] = 0.01
+    step_both(twins, x, y)  # and training goes on from where it was
