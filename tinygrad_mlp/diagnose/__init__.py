@@ -57,6 +57,8 @@ from ..engine import functions as F
 from ..engine.autograd import AnomalyError, detect_anomaly
 from ..engine.autograd import grad as _grad
 from ..engine.tensor import Tensor
+from ..scenario import PostedMSE, diabetes_feature_names, fixed_setup, posted_setup
+from ..scenario import setup as _setup
 from ..text import NUMPY_DIR, wrap
 
 __all__ = [
@@ -75,104 +77,6 @@ __all__ = [
 
 _STDLIB_DIR = os.path.dirname(os.path.abspath(os.__file__))
 _THIS_FILES = {os.path.abspath(__file__), os.path.abspath(compare.__file__)}
-
-
-# ---------------------------------------------------------------------------------------------
-# The posted story
-
-
-class PostedMSE(manual.MSE):
-    """The loss of the posted story: the mean squared error, with a derivative lacking ``1/n``.
-
-    The posted code prints ``loss.value`` (read here as the mean, like ours), and its
-    ``update_weights`` docstring asks for "the sum over the training examples of the
-    gradient of the loss", i.e. the sum of per-example gradients ``2 (ŷ_i - y_i)``. That is
-    ``n`` times the gradient of the printed mean. The question does not show its loss
-    class; this is the common way to get that docstring's sum, and it keeps the story
-    honest: both of its known problems (this factor ``n`` and the raw features) are real.
-
-    >>> PostedMSE().derivative(np.array([[1.0], [3.0]]), np.array([[0.0], [0.0]])).tolist()
-    [[2.0], [6.0]]
-    """
-
-    def derivative(self, y_hat: ArrayLike, y: ArrayLike) -> np.ndarray:
-        """``2 * (ŷ - y)``: the per-example derivative, without the ``1/n`` of the mean.
-
-        >>> PostedMSE().derivative([[2.0]], [[0.0]]).tolist()
-        [[4.0]]
-        """
-        y_hat = np.asarray(y_hat, dtype=np.float64)
-        y_arr = np.asarray(y, dtype=np.float64)
-        if y_arr.shape != y_hat.shape and y_arr.size == y_hat.size:
-            y_arr = y_arr.reshape(y_hat.shape)
-        return 2.0 * (y_hat - y_arr)
-
-
-def posted_setup(
-    learning_rate: float = 0.01,
-    layer_sizes: Sequence[int] = (16, 8, 1),
-    seed: int = 0,
-) -> tuple[manual.PostedNeuralNetwork, np.ndarray, np.ndarray]:
-    """The posted network on scikit-learn's diabetes data with raw features: ``(net, X, y)``.
-
-    ReLU hidden layers (the question says ReLU did not help), an identity output, the
-    :class:`PostedMSE` loss and the skeleton's default learning rate 0.01; ``X`` is
-    ``(442, 10)`` (age in years, sex coded 1/2, BMI, blood pressure, six serum
-    measurements) and ``y`` ``(442, 1)`` (disease progression, 25 to 346).
-
-    >>> net, X, y = posted_setup()
-    >>> type(net).__name__, X.shape, y.shape, net.learning_rate
-    ('PostedNeuralNetwork', (442, 10), (442, 1), 0.01)
-    """
-    from ..data import load_diabetes
-
-    ds = load_diabetes(scaled=False)
-    sizes = list(layer_sizes)
-    acts: list[manual.Activation] = [manual.ReLU() for _ in sizes[:-1]] + [manual.Identity()]
-    net = manual.PostedNeuralNetwork(ds.X.shape[1], sizes, acts, PostedMSE(),
-                                     learning_rate=learning_rate, seed=seed)
-    return net, ds.X.copy(), ds.y.copy()
-
-
-def fixed_setup(
-    learning_rate: float = 0.1,
-    layer_sizes: Sequence[int] = (16, 8, 1),
-    seed: int = 0,
-) -> tuple[manual.NeuralNetwork, np.ndarray, np.ndarray]:
-    """The posted network fixed: ``(net, X, y)`` with the same initial weights as
-    :func:`posted_setup`.
-
-    The textbook ``update_weights`` (a column of ones for the bias), the ``MSE`` whose
-    derivative carries the ``1/n``, and inputs and targets standardized; learning rate 0.1,
-    below the stability limit ``2/λmax`` (about 0.4 here).
-
-    >>> net, X, y = fixed_setup()
-    >>> type(net).__name__, round(float(X.std()), 6), net.learning_rate
-    ('NeuralNetwork', 1.0, 0.1)
-    """
-    from ..data import Standardize
-
-    posted, X, y = posted_setup(layer_sizes=layer_sizes, seed=seed)
-    net = manual.NeuralNetwork(X.shape[1], list(layer_sizes), posted.activations, manual.MSE(),
-                               learning_rate=learning_rate, W_init=posted.W)
-    return net, Standardize().fit_transform(X), Standardize().fit_transform(y)
-
-
-def _setup(network: str) -> tuple[Any, np.ndarray, np.ndarray]:
-    if network == "posted":
-        return posted_setup()
-    if network == "fixed":
-        return fixed_setup()
-    raise ValueError(f"network must be 'posted' or 'fixed', got {network!r}")
-
-
-def _diabetes_names() -> list[str] | None:
-    try:
-        from ..data import load_diabetes
-
-        return list(load_diabetes().feature_names)
-    except Exception:  # scikit-learn missing: the report then numbers the features
-        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1814,5 +1718,5 @@ def demo(
     """
     net, X, y = _setup(network)
     return diagnose(net, X, y, epochs=300 if epochs is None else epochs,
-                    learning_rate=learning_rate, feature_names=_diabetes_names())
+                    learning_rate=learning_rate, feature_names=diabetes_feature_names())
 
