@@ -12,8 +12,10 @@ it nicer):
    twin (:func:`tinygrad_mlp.convert.train_side_by_side`), printing how closely the two
    agree;
 3. writes into the output folder the computation graph of one training step (SVG, or DOT
-   text when Graphviz's ``dot`` is missing), the loss curves and the side-by-side run (CSV,
-   and PNG with matplotlib), and lists every file it wrote.
+   text when Graphviz's ``dot`` is missing), two steppers to open in a browser (that step,
+   and one tanh neuron micrograd style, each stepped forward and backward node by node), the
+   loss curves and the side-by-side run (CSV, and PNG with matplotlib), and lists every file
+   it wrote.
 
     python -m tinygrad_mlp                           # files in ./tinygrad_mlp_out
     python -m tinygrad_mlp demo --dataset spirals --epochs 100 --out DIR
@@ -31,7 +33,7 @@ import numpy as np
 
 from . import data, nn, optim, viz
 from .convert import SideBySide, from_mlp, train_side_by_side
-from .engine.tensor import manual_seed
+from .engine.tensor import Tensor, manual_seed
 from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves, write_side_by_side
 from .train import History, fit
 
@@ -109,21 +111,47 @@ def _fmt_metrics(history: History, which: str) -> str:
 
 
 def _graph_of_one_step(model: nn.Module, loss_fn: Any, X: np.ndarray, y: np.ndarray,
-                       out: Path, quiet: bool) -> Path:
-    """Draw one forward/backward step of ``model`` on 8 samples: SVG, or DOT without ``dot``."""
+                       out: Path, quiet: bool) -> tuple[Path, Path]:
+    """One forward/backward step of ``model`` on 8 samples: the stepper page (made before
+    backward, so that it holds every value), then the picture (SVG, or DOT without ``dot``)."""
     loss = loss_fn(model(X[:8]), y[:8])
+    page = viz.stepper(loss, params=model,
+                       title="one training step of the MLP, forward and backward (8 samples)")
+    stepped = page.save(out / "training_step_stepper.html")
     model.zero_grad()
     loss.backward()
     picture = viz.draw_graph(loss, params=model,
                              title="one training step: forward, loss and backward (8 samples)")
     model.zero_grad()
     try:
-        return viz.save_graph(picture, out / "training_step.svg")
+        return viz.save_graph(picture, out / "training_step.svg"), stepped
     except viz.DotNotFoundError:  # save_graph wrote the DOT text beside the SVG's name
         dot_path = out / "training_step.dot"
         _say(f"   Graphviz's dot program is not installed, so the graph was written as DOT "
              f"text to {dot_path}; for the SVG picture: {_INSTALL_DOT}", quiet, wrap=False)
-        return dot_path
+        return dot_path, stepped
+
+
+def neuron_stepper(out: Path) -> Path:
+    """The stepper of one tanh neuron on numbers, micrograd style: ``tanh(x1·w1 + x2·w2 + b)``
+    (the weights of micrograd's own example, which make ``∂o/∂n`` exactly 0.5).
+
+    >>> import tempfile
+    >>> neuron_stepper(Path(tempfile.mkdtemp())).name
+    'neuron_stepper.html'
+    """
+    x1, x2 = Tensor(2.0, dtype=np.float64), Tensor(0.0, dtype=np.float64)
+    w1 = Tensor(-3.0, requires_grad=True, dtype=np.float64)
+    w2 = Tensor(1.0, requires_grad=True, dtype=np.float64)
+    b = Tensor(6.8813735870195432, requires_grad=True, dtype=np.float64)
+    for tensor, name in ((x1, "x1"), (x2, "x2"), (w1, "w1"), (w2, "w2"), (b, "b")):
+        tensor.name = name
+    n = x1 * w1 + x2 * w2 + b
+    n.name = "n"
+    o = n.tanh()
+    o.name = "o"
+    page = viz.stepper(o, title="one neuron: o = tanh(x1·w1 + x2·w2 + b)")
+    return page.save(out / "neuron_stepper.html")
 
 
 @dataclass
@@ -220,9 +248,9 @@ def _write(out: Path, problem: _Problem, model: nn.MLP, loss_fn: Any, history: H
     what = _TITLES.get(problem.ds.name, problem.ds.name)
     _say("", quiet)
     _say(f"3. Pictures and numbers in {out}", quiet)
-    result.graph = _graph_of_one_step(model, loss_fn, problem.X_train, problem.y_train, out,
-                                      quiet)
-    written = [result.graph]
+    result.graph, stepped = _graph_of_one_step(model, loss_fn, problem.X_train,
+                                               problem.y_train, out, quiet)
+    written = [result.graph, stepped, neuron_stepper(out)]
     loss_name = "cross-entropy" if problem.classify else "MSE (standardized targets)"
     written += write_curves(out / "loss_curves",
                             {"train": history.loss, "validation": history.val_loss},

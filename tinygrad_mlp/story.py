@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from . import manual
+from . import manual, nn, viz
 from .compare import check_backprop
-from .convert import train_side_by_side
+from .convert import to_mlp, train_side_by_side
 from .data import Standardize, load_diabetes, train_test_split
 from .diagnose import diagnose, posted_setup
+from .engine.tensor import Tensor
 from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 from .text import wrap
 
@@ -76,8 +77,6 @@ def _graph(out: Path, anomaly: Any) -> list[Path]:
     """The engine's graph around the first non-finite operation, that node marked."""
     if anomaly is None:
         return []
-    from . import viz
-
     dot = viz.draw_anomaly(anomaly, title="the first operation to overflow (posted network)")
     written = [out / "first_nonfinite_graph.dot"]
     written[0].write_text(dot.source)
@@ -169,8 +168,9 @@ def _fixed(quiet: bool) -> dict[str, Any]:
 
 
 def _pictures(out: Path, posted: list[float], fixed: dict[str, Any], report: Any,
-              quiet: bool) -> list[Path]:
-    """Part 4: the curves and the graph of the first non-finite operation."""
+              first_inf: int | None, quiet: bool) -> list[Path]:
+    """Part 4: the curves, the graph of the first non-finite operation and the stepper of the
+    first non-finite step."""
     run, var_y = fixed["side_by_side"], fixed["var_y"]
     posted_curve = [float(v) for v in posted]
     fixed_curve = [v * var_y for v in run.manual_losses]
@@ -180,10 +180,27 @@ def _pictures(out: Path, posted: list[float], fixed: dict[str, Any], report: Any
     if not have_matplotlib():
         _say("   (" + MATPLOTLIB_MISSING + ")", quiet)
     written += _graph(out, report.anomaly)
+    written += _stepper(out, first_inf)
     if written:
         _say("", quiet)
         _say("4. Pictures: " + ", ".join(str(p) for p in written), quiet)
     return written
+
+
+def _stepper(out: Path, first_inf: int | None) -> list[Path]:
+    """The stepper of the posted network's first step whose loss is not finite: its weights
+    after ``first_inf`` epochs, in the engine (the same forward pass, and the loss
+    Σ (ŷ - y)² whose gradient is the per-example sum that the posted update takes)."""
+    if first_inf is None:
+        return []
+    net, X, y = posted_setup()
+    with np.errstate(all="ignore"):
+        net.W, _ = net.train(X, y, first_inf)
+        model = to_mlp(net)
+        loss = nn.MSELoss(reduction="sum")(model(Tensor(X)), Tensor(y))
+        page = viz.stepper(loss, params=model, title=f"the posted network's step {first_inf}, "
+                           "the first whose loss is not finite")
+    return [page.save(out / "first_nonfinite_stepper.html")]
 
 
 def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, Any]:
@@ -199,7 +216,7 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     posted, first_inf, first_nan = _posted(quiet)
     report = _diagnosis(out, quiet)
     fixed = _fixed(quiet)
-    written = _pictures(out, posted, fixed, report, quiet) if out is not None else []
+    written = [] if out is None else _pictures(out, posted, fixed, report, first_inf, quiet)
     return {
         "posted_losses": posted,
         "first_inf_epoch": first_inf,
