@@ -48,14 +48,11 @@ KNOWN = {
     'long file: tinygrad_mlp.cli',
     'long file: tinygrad_mlp.data',
     'long file: tinygrad_mlp.engine.ops',
-    'long file: tinygrad_mlp.replay',
     'long function: tinygrad_mlp.cli._predict',
     'long function: tinygrad_mlp.cli._train',
     'long function: tinygrad_mlp.cli.build_parser',
     'long function: tinygrad_mlp.data.read_csv',
     'long function: tinygrad_mlp.engine.autograd.run_backward',
-    'private: tinygrad_mlp.replay uses from tinygrad_mlp.engine.autograd import _mode',
-    'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
 
 

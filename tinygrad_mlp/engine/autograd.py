@@ -62,6 +62,18 @@ def is_grad_enabled() -> bool:
     return _mode.grad_enabled
 
 
+def is_anomaly_enabled() -> bool:
+    """True inside :class:`detect_anomaly` in this thread (PyTorch's name).
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.engine.autograd import is_anomaly_enabled
+    >>> with tg.detect_anomaly():
+    ...     is_anomaly_enabled()
+    True
+    """
+    return _mode.anomaly
+
+
 class _SetGradMode:
     """A context manager that is also a decorator (``with no_grad():`` / ``@no_grad()``)."""
 
