@@ -33,8 +33,8 @@ needs_dot = pytest.mark.skipif(
     reason="Graphviz's dot program is not installed (apt-get install graphviz)",
 )
 
-NAN_FILL = viz._STYLE["nan"][0]
-LARGE_FILL = viz._STYLE["large"][0]
+NAN_FILL = viz.labels.STYLE["nan"][0]
+LARGE_FILL = viz.labels.STYLE["large"][0]
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]\s*$", re.S)
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?\s*$", re.S)
 
@@ -84,7 +84,7 @@ class Parsed:
         return [i for i, body in self.nodes.items() if text in body]
 
     def marked_first(self) -> list[str]:
-        return self.with_text(viz._FIRST_MARK) + self.with_text("made here")
+        return self.with_text(viz.labels.FIRST_MARK) + self.with_text("made here")
 
 
 def recorded(*roots: tg.Tensor) -> tuple[int, int, int]:
@@ -182,9 +182,9 @@ def test_mlp_counts_names_shapes_dtypes(state):
         (ident,) = parsed.with_text(f"<B>{name}</B>")
         shape = str(tuple(param.shape))
         assert f"{shape} float32" in parsed.nodes[ident]
-        assert parsed.attr(ident, "fillcolor") == viz._STYLE["param"][0]
+        assert parsed.attr(ident, "fillcolor") == viz.labels.STYLE["param"][0]
     (x_id,) = parsed.with_text("<B>x</B>")
-    assert parsed.attr(x_id, "fillcolor") == viz._STYLE["input"][0]
+    assert parsed.attr(x_id, "fillcolor") == viz.labels.STYLE["input"][0]
     assert "(8, 2) float32" in parsed.nodes[x_id]
     assert len(parsed.with_text("<B>linear</B>")) == 3
     assert len(parsed.with_text("<B>relu</B>")) == 2
@@ -202,7 +202,7 @@ def test_float64_and_names_from_a_dict_or_tensor_name():
     assert parsed.with_text("<B>my_bias</B>")
     # a leaf that wants grads but is not among params= is an input, not a parameter
     (b_id,) = parsed.with_text("<B>my_bias</B>")
-    assert parsed.attr(b_id, "fillcolor") == viz._STYLE["grad_input"][0]
+    assert parsed.attr(b_id, "fillcolor") == viz.labels.STYLE["grad_input"][0]
     assert parsed.cluster_labels  # layer.weight names the cluster "layer"
     assert parsed.cluster_of[w_id] is not None
 
