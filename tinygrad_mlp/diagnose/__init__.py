@@ -53,7 +53,6 @@ The package, each module importing only those above it:
 from __future__ import annotations
 
 from ..scenario import PostedMSE, fixed_setup, posted_setup
-from ..scenario import setup as _setup  # noqa: F401 (compare's demo imports it, until it moves)
 from .diagnosis import demo, diagnose, example_report, hessian_lambda_max
 from .findings import CureTrial, Diagnosis, FeatureScales, NonFinite, UnitHealth
 from .report import DiagnosisReport
