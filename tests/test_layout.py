@@ -55,8 +55,6 @@ KNOWN = {
     'long function: tinygrad_mlp.cli._train',
     'long function: tinygrad_mlp.cli.build_parser',
     'long function: tinygrad_mlp.data.read_csv',
-    'long function: tinygrad_mlp.demo.run',
-    'long function: tinygrad_mlp.story.run',
 }
 
 
