@@ -86,6 +86,9 @@ RULES: dict[str, Rule] = {
     "expand": _R("x broadcast to a larger shape", ("g summed over the new axes",)),
     "getitem": _R("x[index]", ("g put back at the index, 0 elsewhere",)),
     "scatter_add": _R("x with values added at an index", ("g", "g at the index")),
+    "setitem": _R("x with v written at an index (x[index] = v)",
+                  ("g, 0 where v was written", "g at the index")),
+    "copy": _R("src in place of x (copy_, fill_)", ("0", "g")),
     "cat": _R("the inputs joined along an axis", ("each input's slice of g",)),
     "stack": _R("the inputs stacked on a new axis", ("each input's slice of g",)),
 }
