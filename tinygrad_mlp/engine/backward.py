@@ -23,7 +23,7 @@ import numpy as np
 
 from . import hooks, inplace
 from .function import AnomalyError, Function
-from .modes import mode
+from .modes import enable_grad, mode
 from .numerics import non_finite
 
 _FREED_MESSAGE = (
@@ -181,45 +181,45 @@ def _propagate(
     """Call each node's rule, outputs first, adding what it gives its inputs to ``grads``;
     returns the gradients of the ``wanted`` non-leaf Tensors. With ``retained`` (a dict),
     Tensors' hooks run and retained gradients are noted there (see ``hooks``)."""
+    if create_graph and not mode.grad_enabled:
+        with enable_grad():  # a recorded backward records, even when called under no_grad
+            return _propagate(order, grads, leaves, wanted, create_graph, retained)
+    # Otherwise grad mode is left as it is: the rules run on arrays and record nothing (and
+    # no mode is switched that an interrupt could leave switched).
     found: dict[int, Any] = {}
     anomaly = mode.anomaly
-    previous_mode = mode.grad_enabled
-    mode.grad_enabled = create_graph
-    try:
-        for tensor in reversed(order):
-            g = grads.pop(id(tensor), None)
-            if g is None:
+    for tensor in reversed(order):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        if retained is not None:
+            g = hooks.run(tensor, g, retained)
+        node = tensor.grad_fn
+        node.out_grad = g._data if create_graph else g
+        if wanted is not None and id(tensor) in wanted:
+            found[id(tensor)] = g
+        parents = node.parents
+        if create_graph:
+            input_grads = node.backward(g, tensor, *parents)
+        else:
+            input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
+        for index, (parent, pg) in enumerate(zip(parents, input_grads)):
+            if pg is None or not parent._requires_grad:
                 continue
-            if retained is not None:
-                g = hooks.run(tensor, g, retained)
-            node = tensor.grad_fn
-            node.out_grad = g._data if create_graph else g
-            if wanted is not None and id(tensor) in wanted:
-                found[id(tensor)] = g
-            parents = node.parents
-            if create_graph:
-                input_grads = node.backward(g, tensor, *parents)
+            data = parent._data
+            if (type(pg) is not np.ndarray or pg.shape != data.shape
+                    or (pg.dtype is not data.dtype and pg.dtype != data.dtype)):
+                pg = _fit_to(pg, parent)
+            if anomaly:
+                _check_backward(node, pg, index)
+            key = id(parent)
+            previous = grads.get(key)
+            if previous is None:
+                grads[key] = pg
+                if parent.grad_fn is None:
+                    leaves[key] = parent
             else:
-                input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
-            for index, (parent, pg) in enumerate(zip(parents, input_grads)):
-                if pg is None or not parent._requires_grad:
-                    continue
-                data = parent._data
-                if (type(pg) is not np.ndarray or pg.shape != data.shape
-                        or (pg.dtype is not data.dtype and pg.dtype != data.dtype)):
-                    pg = _fit_to(pg, parent)
-                if anomaly:
-                    _check_backward(node, pg, index)
-                key = id(parent)
-                previous = grads.get(key)
-                if previous is None:
-                    grads[key] = pg
-                    if parent.grad_fn is None:
-                        leaves[key] = parent
-                else:
-                    grads[key] = previous + pg
-    finally:
-        mode.grad_enabled = previous_mode
+                grads[key] = previous + pg
     return found
 
 
