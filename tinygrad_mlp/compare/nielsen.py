@@ -42,7 +42,7 @@ from .network import (
     tensor_result,
 )
 from .reference import Piece, Reference, Surrogate, run_on_tensors
-from .stages import Quantity
+from .stages import Quantity, raised
 from .tracing import Trace, trace
 
 EXPECTED = """Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)
@@ -235,9 +235,14 @@ class NielsenNetwork(UserNetwork):
         ``update_mini_batch`` when there is one."""
         per_example, recorded = self.traced(X, Y)
         eta = DEFAULT_ETA[self.convention]
-        step = self.step(X, Y, eta) if callable(getattr(self._net, "update_mini_batch", None)) \
-            else None
-        return self.quantities(per_example, recorded, ref, step, eta), self.dense(X, Y, ref)
+        step, failed = None, None
+        if callable(getattr(self._net, "update_mini_batch", None)):
+            try:
+                step = self.step(X, Y, eta)
+            except Exception as exc:
+                failed = raised("update_mini_batch", exc)
+        quantities = self.quantities(per_example, recorded, ref, step, eta)
+        return quantities + ([failed] if failed else []), self.dense(X, Y, ref)
 
     def pieces(self, X: np.ndarray, Y: np.ndarray) -> list[Piece]:
         leaves = self.params_as_tensors()

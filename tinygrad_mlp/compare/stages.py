@@ -31,6 +31,7 @@ from .arrays import Comparison, compare_arrays
 from .causes import Guess, explain, factor_guesses, matches
 from .dense import Dense, delta_guesses, input_guesses, parameter_guesses, right_rule
 from .tracing import Assignment
+from .usercode import exception_text
 
 RTOL = 1e-6
 FD_RTOL = 1e-4
@@ -61,6 +62,9 @@ class Quantity:
     pe: float = 1.0
     from_parent: float = 1.0
     lr: float | None = None
+    required: bool = False
+    present: tuple[str, ...] = ()
+    error: str | None = None
 
 
 @dataclass
@@ -140,43 +144,101 @@ def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
     """Judge every quantity in order (see the module docstring)."""
     checks = Checks()
     by_key = {q.key: q for q in quantities}
+    suspects: set[str] = set()  # parts a finding has already blamed
     for q in quantities:
+        if q.error is not None:
+            checks.rows.append(Row(q, "wrong", note="raised"))
+            checks.findings.append(Cause(q.key, "raised", q.error, None))
+            continue
         if q.user is None:
+            if q.required and not suspects:
+                checks.rows.append(Row(q, "wrong", note="missing"))
+                checks.findings.append(_missing(q))
+                suspects.add(q.key)
             continue
         if q.reference is None:
             checks.rows.append(Row(q, "unchecked", note="no reference"))
             continue
-        comparison, scale = judge(q.user, q.reference, q.scales, rtol)
+        parent = _parent_row(checks, q, by_key)
+        comparison, scale = judge(q.user, q.reference, _scales(q, parent), rtol)
         if scale is not None:
             checks.rows.append(Row(q, "ok", comparison, scale))
             continue
-        parent = _parent_row(checks, q, by_key)
         expected = _expected(q, parent, by_key, context)
         follows = expected is not None and any(
             matches(q.user, expected * s / q.pe, max(rtol * 10, 1e-7)) for s in q.scales)
-        if parent is not None and parent.status == "unchecked" and follows:
-            _infer(checks, parent, q, comparison, by_key, context, m, rtol)
-        elif parent is not None and parent.status not in ("ok", "unchecked"):
+        if suspects & _ancestors(q, by_key):
             checks.rows.append(Row(q, "follows" if follows else "unjudged", comparison,
                                    note=f"follows from {q.parent}" if follows else ""))
-        else:
-            checks.rows.append(Row(q, "wrong", comparison))
-            checks.findings.append(_cause(q, comparison, parent if parent is None or
-                                          parent.status == "ok" else None, expected,
-                                          quantities, context, m, rtol))
+            continue
+        checks.rows.append(Row(q, "wrong", comparison))
+        usable = parent if parent is not None and parent.status in ("ok", "unchecked") else None
+        cause = _cause(q, comparison, usable, expected, quantities, context, m, rtol)
+        if usable is not None and usable.status == "unchecked" and follows:
+            cause = _blame_unchecked(q, usable.quantity, cause)
+            suspects.add(usable.quantity.key)
+        checks.findings.append(cause)
+        suspects.add(q.key)
     _mark_unjudged(checks)
-    checks.findings.sort(key=lambda f: [r.quantity.key for r in checks.rows].index(f.key))
     checks.findings = _same_line_once(checks.findings)
     return checks
 
 
+INTERMEDIATE = ("dZ", "dA", "dAL")
+
+
+def _scales(q: Quantity, parent: Row | None) -> tuple[float, ...]:
+    """The scales ``q`` may be right at: one step of the chain rule keeps the scale of the
+    intermediate it starts from (per example, or divided by m), so only the first
+    intermediate of a chain may choose."""
+    if (q.kind in INTERMEDIATE and parent is not None and parent.status == "ok"
+            and parent.quantity.kind in INTERMEDIATE and parent.scale in q.scales):
+        return (parent.scale,)
+    return q.scales
+
+
+def raised(key: str, exc: BaseException) -> Quantity:
+    """A call of yours that raised, as a part of the check (``key`` names the call)."""
+    return Quantity(key, "call", None, None, None, error=f"{key} raised {exception_text(exc)}")
+
+
+def _missing(q: Quantity) -> Cause:
+    have = ", ".join(q.present) if q.present else "nothing"
+    return Cause(q.key, "missing", f"your gradients have no {q.key} (they have {have}): a key "
+                 "spelled or numbered otherwise (an index off by one?), or a layer left out",
+                 None)
+
+
+def _ancestors(q: Quantity, by_key: dict[str, Quantity]) -> set[str]:
+    found: set[str] = set()
+    key = q.parent
+    while key and key in by_key and key not in found:
+        found.add(key)
+        key = by_key[key].parent
+    return found
+
+
+def _blame_unchecked(q: Quantity, p: Quantity, cause: Cause) -> Cause:
+    """``q`` is exactly what the right rule makes of your ``p``, which has no reference of
+    its own (finite differences reach only the parameters): the mistake is in ``p``."""
+    where = f" (computed at {p.origin.describe()})" if p.origin is not None else ""
+    words = (f"{q.key} is exactly what the right rule makes of your {p.key}{where}, which "
+             f"finite differences cannot check: the mistake is in {p.key}")
+    if cause.cause != "unknown":
+        words += f"; {q.key} is {cause.words}"
+    return Cause(q.key, cause.cause if cause.cause != "unknown" else "from_unchecked_part",
+                 words, cause.origin, cause.factor)
+
+
 def _same_line_once(findings: list[Cause]) -> list[Cause]:
-    """One mistake in one line that makes several parts wrong is reported once."""
+    """One mistake reported once: a line that makes several parts wrong, or one constant
+    factor that every later part shows too (a cost and a backward pass that disagree by
+    1/m make every gradient wrong by the same factor, line after line)."""
     kept: list[Cause] = []
     for f in findings:
-        twin = next((k for k in kept if k.cause == f.cause and k.origin is not None
-                     and f.origin is not None and k.origin.line == f.origin.line
-                     and k.origin.filename == f.origin.filename), None)
+        twin = next((k for k in kept if k.cause == f.cause and (_same_line(k, f) or (
+            k.cause.startswith("factor") and k.factor is not None and f.factor is not None
+            and abs(k.factor / f.factor - 1.0) < 1e-6))), None)
         if twin is None:
             kept.append(f)
         else:
@@ -184,26 +246,9 @@ def _same_line_once(findings: list[Cause]) -> list[Cause]:
     return kept
 
 
-def _infer(checks: Checks, parent: Row, q: Quantity, comparison: Comparison,
-           by_key: dict[str, Quantity], context: Dense | None, m: int | None,
-           rtol: float) -> None:
-    """``q`` is wrong but follows from your value of a part there is no reference for (a
-    reference by finite differences has none for intermediates): that part is wrong."""
-    checks.rows.append(Row(q, "follows", comparison, note=f"follows from {q.parent}"))
-    p = parent.quantity
-    parent.status = "wrong"
-    parent.note = f"inferred: {q.key} is wrong and follows from it"
-    grand = _parent_row(checks, p, by_key)
-    usable = grand if grand is not None and grand.status in ("ok", "unchecked") else None
-    user_shape = tuple(np.shape(p.user)) if _numeric(p.user) else ()
-    found = explain(p.user, _scaled(_dense_guesses(p, usable, context, user_shape), p,
-                                    p.scales[0]), max(rtol * 10, 1e-7))
-    words = (f"{p.key} has no reference of its own here, but {q.key}, which is computed "
-             f"from it by the right rule, is wrong, so {p.key} is")
-    if found is None:
-        checks.findings.append(Cause(p.key, "unknown", words + ".", p.origin))
-    else:
-        checks.findings.append(Cause(p.key, found.cause, f"{found.words} ({words})", p.origin))
+def _same_line(a: Cause, b: Cause) -> bool:
+    return (a.origin is not None and b.origin is not None and a.origin.line == b.origin.line
+            and a.origin.filename == b.origin.filename)
 
 
 def _parent_row(checks: Checks, q: Quantity, by_key: dict[str, Quantity]) -> Row | None:
@@ -264,7 +309,7 @@ def _per_example(p: Quantity, row: Row) -> np.ndarray | None:
 def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np.ndarray | None,
            quantities: list[Quantity], context: Dense | None, m: int | None,
            rtol: float) -> Cause:
-    scale = q.scales[0]
+    scale = _scales(q, parent)[0]
     base = expected * scale / q.pe if expected is not None else q.reference * scale
     mask = np.isfinite(q.reference)
     mask = None if mask.all() else mask
