@@ -106,6 +106,8 @@ class NgNetwork(UserNetwork):
         self.forward, self.backward, self.cost, self.update = forward, backward, cost, update
         self._params = {k: float_array(v, f"parameters[{k!r}]") for k, v in parameters.items()}
         self._guarded = (parameters,)
+        self._update_origins: dict[str, Any] = {}
+        self._last_caches: list[Any] | None = None
         self.learning_rate = learning_rate if learning_rate is not None else _default_rate(update)
 
     # -- the interface -------------------------------------------------------------------------
@@ -166,8 +168,6 @@ class NgNetwork(UserNetwork):
         if recorded is not None:
             self._update_origins = {k: recorded.origin(new[k]) for k in self._params}
         return {k: float_array(new[k], k) for k in self._params}, recorded
-
-    _update_origins: dict[str, Any] = {}
 
     def example_batch(self, n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -398,8 +398,6 @@ class NgDeepNetwork(NgNetwork):
         grads, recorded, AL, cache = super().traced(X, Y, follow)
         self._last_caches = _layer_caches(cache, self.L)
         return grads, recorded, AL, cache
-
-    _last_caches: list[Any] | None = None
 
     def dense(self, X: np.ndarray, Y: np.ndarray, AL: Any, cache: Any,
               ref: Reference | None) -> Dense | None:
