@@ -28,8 +28,15 @@ from typing import Any
 import numpy as np
 
 from .arrays import Comparison, compare_arrays
-from .causes import Guess, explain, factor_guesses, matches
-from .dense import Dense, delta_guesses, input_guesses, parameter_guesses, right_rule
+from .causes import Guess, axis_guesses, explain, factor_guesses, matches
+from .dense import (
+    Dense,
+    delta_guesses,
+    forward_guesses,
+    input_guesses,
+    parameter_guesses,
+    right_rule,
+)
 from .tracing import Assignment
 from .usercode import exception_text
 
@@ -167,7 +174,7 @@ def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
         expected = _expected(q, parent, by_key, context)
         follows = expected is not None and any(
             matches(q.user, expected * s / q.pe, max(rtol * 10, 1e-7)) for s in q.scales)
-        if suspects & _ancestors(q, by_key):
+        if suspects & (_ancestors(q, by_key) | {"forward"}):
             checks.rows.append(Row(q, "follows" if follows else "unjudged", comparison,
                                    note=f"follows from {q.parent}" if follows else ""))
             continue
@@ -178,7 +185,7 @@ def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
             cause = _blame_unchecked(q, usable.quantity, cause)
             suspects.add(usable.quantity.key)
         checks.findings.append(cause)
-        suspects.add(q.key)
+        suspects.add("forward" if q.kind == "forward" else q.key)
     _mark_unjudged(checks)
     checks.findings = _same_line_once(checks.findings)
     return checks
@@ -345,6 +352,8 @@ def _dense_guesses(q: Quantity, parent: Row | None, context: Dense | None,
             yield from input_guesses(context, q.layer, up)
         elif q.kind in ("dW", "db"):
             yield from parameter_guesses(context, q.layer, q.kind, up_kind, up, shape)
+        elif q.kind == "forward":
+            yield from forward_guesses(context, q.layer, q.key, shape)
     except (ValueError, IndexError):
         return
 
@@ -354,6 +363,9 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
     yield Guess("zero", "exactly zero where the gradient is not: it is never computed (or "
                 "made of np.zeros where np.ones belongs)", np.zeros_like(base))
     yield from factor_guesses(base, m, q.lr)
+    user_shape = tuple(np.shape(q.user)) if _numeric(q.user) else ()
+    if user_shape != base.shape:
+        yield from axis_guesses(base, user_shape)
     if base.ndim == 2 and base.shape[0] == base.shape[1]:
         yield Guess("transpose", "the right values transposed (it runs because the array is "
                     "square)", base.T)

@@ -25,6 +25,7 @@ diagnosis to find the line that made the first NaN or inf (:meth:`Trace.first`).
 
 from __future__ import annotations
 
+import ast
 import linecache
 import os
 import sys
@@ -181,7 +182,7 @@ class _Tracer:
 
     def record(self, frame: FrameType, state: _Frame) -> None:
         line = state.line
-        source = linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+        source = statement_text(frame.f_code.co_filename, line, frame.f_globals)
         now = {}
         for name, value in list(frame.f_locals.items()):
             old = state.seen.get(name)
@@ -192,6 +193,45 @@ class _Tracer:
                     path, obj, snapshot, frame.f_code.co_name, frame.f_code.co_filename, line,
                     source, state.index, changed))
         state.seen = now
+
+
+_STATEMENTS: dict[tuple[str, int], dict[int, int]] = {}
+
+
+def statement_text(filename: str, line: int, module_globals: Any = None) -> str:
+    """The source of the statement that starts at ``line``, on one line even when it spans
+    several (``self.weights = [w - eta * nw for w, nw in ...]``); a block statement (``for``,
+    ``if``, ``def``) by its header only.
+
+    >>> statement_text("<none>", 1)
+    ''
+    """
+    lines = linecache.getlines(filename, module_globals)
+    if not 0 < line <= len(lines):
+        return ""
+    key = (filename, len(lines))
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _statement_ends("".join(lines))
+    last = _STATEMENTS[key].get(line, line)
+    return " ".join(text.strip() for text in lines[line - 1:last] if text.strip())
+
+
+def _statement_ends(source: str) -> dict[int, int]:
+    """First line -> last line of every statement (of a block's header)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    ends: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or node.lineno in ends:
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.AST):
+            ends[node.lineno] = max(node.lineno, body[0].lineno - 1)
+        else:
+            ends[node.lineno] = node.end_lineno or node.lineno
+    return ends
 
 
 class _Print:
