@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from catalogue import load, needs_numpy_protocol, planted
+
 from tinygrad_mlp.compare import check_backprop
 
 pytestmark = needs_numpy_protocol
