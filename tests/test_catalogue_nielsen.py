@@ -25,7 +25,9 @@ def batch(n=12, seed=0):
 
 
 def check(module, cost=None):
-    net = module.Network(SIZES) if cost is None else module.Network(SIZES, cost=getattr(module, cost))
+    if cost is None:
+        return check_backprop(module.Network(SIZES), *batch())
+    net = module.Network(SIZES, cost=getattr(module, cost))
     return check_backprop(net, *batch())
 
 
@@ -48,7 +50,8 @@ NETWORK_DEFECTS = {
                                   "nabla_b[1]", {"missing_activation_derivative"}),
     "weights not transposed": (DELTA_LINE, "delta = np.dot(self.weights[-l + 1], delta) * sp",
                                "nabla_b[0]", {"transpose"}),
-    "the wrong layer's weights": (DELTA_LINE, "delta = np.dot(self.weights[-l].transpose(), delta) * sp",
+    "the wrong layer's weights": (DELTA_LINE,
+                                  "delta = np.dot(self.weights[-l].transpose(), delta) * sp",
                                   "nabla_b[0]", {"wrong_layer"}),
     "activations off by one": ("nabla_w[-1] = np.dot(delta, activations[-2].transpose())",
                                "nabla_w[-1] = np.dot(delta, activations[-1].transpose())",
@@ -63,7 +66,8 @@ NETWORK_DEFECTS = {
         "nabla_w = [nw + dnw for nw, dnw in zip(nabla_w, delta_nabla_w)]",
         "nabla_w = [nw + dnw / len(mini_batch) for nw, dnw in zip(nabla_w, delta_nabla_w)]",
         "weights[1]", {"factor_1_over_m"},
-        "self.weights = [w - (eta / len(mini_batch)) * nw for w, nw in zip(self.weights, nabla_w)]"),
+        "self.weights = [w - (eta / len(mini_batch)) * nw "
+        "for w, nw in zip(self.weights, nabla_w)]"),
     "nabla_b summed over the units": ("nabla_b[-1] = delta",
                                       "nabla_b[-1] = np.sum(delta, axis=0, keepdims=True)",
                                       "nabla_b[1]", {"wrong_axis"}),
