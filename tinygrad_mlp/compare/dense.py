@@ -235,12 +235,20 @@ def parameter_guesses(d: Dense, i: int, kind: str, up_kind: str | None, up: np.n
     layer = d.layers[i]
     if up is None:
         return
-    options = [(None, "", up)] if up_kind == "dZ" else list(delta_options(layer, up))
+    if up_kind == "dZ_next":
+        right = layer.vjp(d.layers[i + 1].W.T @ up)
+        options = [(None, "", right)] + [(g.cause, g.words, g.predicted)
+                                         for g in delta_guesses(d, i, "dZ", up)
+                                         if g.cause != "extra_activation_derivative"]
+    elif up_kind == "dZ":
+        options = [(None, "", up)]
+    else:
+        options = list(delta_options(layer, up))
     if not options or options[0][2] is None:
         return
     dZ = options[0][2]
     for cause, words, wrong in options[1:]:
-        yield Guess(cause, words, _gradient(d, layer, kind, wrong))
+        yield Guess(cause, words, _gradient(d, layer, kind, wrong), via=wrong)
     if kind == "db":
         for guess in axis_guesses(d.scale * dZ, shape):
             if guess.predicted.shape != layer.b.shape or shape != layer.b.shape:
@@ -305,6 +313,9 @@ def right_rule(d: Dense, kind: str, i: int, up_kind: str, up: np.ndarray) -> np.
             return layer.vjp(d.layers[i + 1].W.T @ up)
         return None
     if kind in ("dW", "db"):
-        dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
+        if up_kind == "dZ_next":
+            dZ = layer.vjp(d.layers[i + 1].W.T @ up)
+        else:
+            dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
         return None if dZ is None else _gradient(d, layer, kind, dZ)
     return None

@@ -37,7 +37,7 @@ from .dense import (
     parameter_guesses,
     right_rule,
 )
-from .tracing import Assignment
+from .tracing import Assignment, Trace
 from .usercode import exception_text
 
 RTOL = 1e-6
@@ -72,6 +72,8 @@ class Quantity:
     required: bool = False
     present: tuple[str, ...] = ()
     error: str | None = None
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+    trace: Trace | None = None
 
 
 @dataclass
@@ -297,9 +299,19 @@ def _expected(q: Quantity, parent: Row | None, by_key: dict[str, Quantity],
     if context is None or q.layer is None:
         return None
     try:
-        return right_rule(context, q.kind, q.layer, p.kind, up)
+        expected = right_rule(context, q.kind, q.layer, _relation(q, p), up)
     except (ValueError, IndexError):
         return None
+    return expected if expected is None or q.transform is None else q.transform(expected)
+
+
+def _relation(q: Quantity, p: Quantity) -> str:
+    """How ``q`` is computed from ``p``: from the same layer's ``dZ`` or ``dA``, or from the
+    next layer's ``dZ`` (``"dZ_next"``)."""
+    if p.kind == "dZ" and p.layer is not None and q.layer is not None and p.layer == q.layer + 1 \
+            and q.kind in ("dW", "db"):
+        return "dZ_next"
+    return "dA" if p.kind == "dAL" else p.kind
 
 
 def _per_example(p: Quantity, row: Row) -> np.ndarray | None:
@@ -327,7 +339,33 @@ def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np
         q.user, _generic_guesses(q, base, quantities, m), tolerance, mask)
     if found is None:
         return Cause(q.key, "unknown", _unknown_words(q, comparison), q.origin, comparison.factor)
-    return Cause(q.key, found.cause, found.words, q.origin, comparison.factor)
+    return Cause(q.key, found.cause, found.words, _localize(q, found, quantities),
+                 comparison.factor)
+
+
+def _localize(q: Quantity, found: Guess, quantities: list[Quantity]) -> Assignment | None:
+    """The line where the slip was made: the first of your lines, before the one that made
+    ``q``, whose value is the wrong intermediate the guess predicts (a ``dZ`` taken at the
+    wrong argument, a delta with its sign flipped); ``q``'s own line when there is none."""
+    if q.trace is None:
+        return q.origin
+    by_key = {p.key: p for p in quantities}
+    wrong = []
+    if found.via is not None:
+        wrong.append(np.asarray(found.via))
+    elif found.factor is not None:
+        near = {p.key for p in quantities if p.layer == q.layer and p.kind in INTERMEDIATE}
+        for key in sorted(_ancestors(q, by_key) | near):
+            p = by_key[key]
+            if p.reference is not None and found.factor not in p.scales \
+                    and np.all(np.isfinite(p.reference)):
+                wrong.append(p.reference * p.scales[0] * found.factor)
+    stop = q.trace.assignments.index(q.origin) if q.origin in q.trace.assignments else None
+    for value in wrong:
+        hit = q.trace.find(value, 1e-7)
+        if hit is not None and (stop is None or q.trace.assignments.index(hit) < stop):
+            return hit
+    return q.origin
 
 
 def _scaled(guesses: Iterator[Guess], q: Quantity, scale: float) -> Iterator[Guess]:
@@ -336,14 +374,16 @@ def _scaled(guesses: Iterator[Guess], q: Quantity, scale: float) -> Iterator[Gue
         if g.predicted is None:
             continue
         factor = scale / q.pe if q.kind in ("dZ", "dA", "dAL") else 1.0
-        yield Guess(g.cause, g.words, np.asarray(g.predicted) * factor)
+        predicted = np.asarray(g.predicted) * factor
+        yield Guess(g.cause, g.words, predicted if q.transform is None else q.transform(predicted),
+                    g.via, g.factor)
 
 
 def _dense_guesses(q: Quantity, parent: Row | None, context: Dense | None,
                    shape: tuple[int, ...]) -> Iterator[Guess]:
     if context is None or q.layer is None:
         return
-    up_kind = parent.quantity.kind if parent is not None else None
+    up_kind = _relation(q, parent.quantity) if parent is not None else None
     up = _per_example(parent.quantity, parent) if parent is not None else None
     try:
         if q.kind == "dZ":
