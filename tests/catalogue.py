@@ -56,3 +56,14 @@ def _numpy_protocol() -> bool:
 needs_numpy_protocol = __import__("pytest").mark.skipif(
     not _numpy_protocol(), reason="the engine's NumPy protocol (np.exp(tensor) -> Tensor) is "
     "not on this branch yet")
+
+
+def assert_found(report, part: str, causes: set[str], line: str | None) -> None:
+    """The report's first mismatch is ``part``, with one of ``causes``, quoting ``line`` (the
+    source of the line that made it; None: no line to check)."""
+    assert report.first_mismatch == part, str(report)
+    first = report.findings[0]
+    assert first.cause in causes, str(report)
+    if line is not None:
+        assert first.origin is not None and first.origin.source == line, str(report)
+    assert f"FIRST MISMATCH: {part}" in str(report)

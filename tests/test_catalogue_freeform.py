@@ -7,7 +7,7 @@ conventions; the parts are named by the params' own keys or indices.
 from __future__ import annotations
 
 import pytest
-from catalogue import load, needs_numpy_protocol, planted
+from catalogue import assert_found, load, needs_numpy_protocol, planted
 
 from tinygrad_mlp.compare import check_gradients
 
@@ -17,13 +17,6 @@ pytestmark = needs_numpy_protocol
 def check(module):
     return check_gradients(module.loss_fn, module.params, module.grads)
 
-
-def assert_found(report, part, causes, line):
-    assert report.first_mismatch == part, str(report)
-    first = report.findings[0]
-    assert first.cause in causes, str(report)
-    if line is not None:
-        assert first.origin is not None and first.origin.source == line, str(report)
 
 
 CS231N = {

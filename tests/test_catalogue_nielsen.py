@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from catalogue import load, needs_numpy_protocol, planted
+from catalogue import assert_found, load, needs_numpy_protocol, planted
 
 from tinygrad_mlp.compare import check_backprop
 
@@ -30,12 +30,6 @@ def check(module, cost=None):
     net = module.Network(SIZES, cost=getattr(module, cost))
     return check_backprop(net, *batch())
 
-
-def assert_found(report, part, causes, line):
-    assert report.first_mismatch == part, str(report)
-    first = report.findings[0]
-    assert first.cause in causes, str(report)
-    assert first.origin is not None and first.origin.source == line, str(report)
 
 
 DELTA_LINE = "delta = np.dot(self.weights[-l + 1].transpose(), delta) * sp"
