@@ -12,6 +12,7 @@ import pytest
 
 from tinygrad_mlp import compare, manual
 from tinygrad_mlp.compare import Location, check_backprop
+from tinygrad_mlp.compare.skeleton_reference import FD_SAMPLE
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 3))
@@ -478,8 +479,8 @@ def test_unknown_loss_on_a_big_batch_checks_a_sample():
     net = manual.NeuralNetwork(3, [4, 5], [manual.Tanh(), manual.Identity()], CountingHuber())
     report = check_backprop(net, Xb, Yb)
     assert report.ok, str(report)
-    assert CountingHuber.calls < 3 * compare._FD_SAMPLE  # not two per element of the 400 x 5
-    assert f"{compare._FD_SAMPLE} of 2000 entries" in report.row("loss", None, "dL/dyhat").verdict
+    assert CountingHuber.calls < 3 * FD_SAMPLE  # not two per element of the 400 x 5
+    assert f"{FD_SAMPLE} of 2000 entries" in report.row("loss", None, "dL/dyhat").verdict
     assert "seeded random" in " ".join(report.reference_notes)
 
     class HuberNoMean(Huber):

@@ -199,3 +199,38 @@ def test_hand_loop_manual_network_against_mlp_with_sgd():
 def test_doctests():
     result = doctest.testmod(convert, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_activations_and_losses_are_read_from_the_one_table_in_any_spelling():
+    """A learner's own classes are recognised by name, as nn.activations spells them."""
+
+    class Logistic:  # an alias of sigmoid, by class name
+        def value(self, A):
+            return 1 / (1 + np.exp(-np.asarray(A)))
+
+    class MyLeaky:
+        name = "Leaky-ReLU"
+        negative_slope = 0.2
+
+        def value(self, A):
+            A = np.asarray(A)
+            return np.where(A > 0, A, 0.2 * A)
+
+    net = _net([Logistic(), MyLeaky(), manual.Identity()])
+    model = to_mlp(net)
+    assert isinstance(model[1], nn.Sigmoid) and isinstance(model[3], nn.LeakyReLU)
+    assert model[3].negative_slope == 0.2
+    np.testing.assert_allclose(model(tg.Tensor(X)).numpy(), net.predict(X), atol=1e-14)
+    back = from_mlp(model)
+    assert [type(a).__name__ for a in back.activations] == ["Sigmoid", "LeakyReLU", "Identity"]
+    assert back.activations[1].negative_slope == 0.2
+
+    class SquaredError:  # a loss by its name only
+        name = "mean_squared_error"
+
+    assert isinstance(to_nn_loss(SquaredError()), nn.MSELoss)
+    assert type(from_mlp(model, loss="Binary-Cross-Entropy").loss) is manual.BinaryCrossEntropy
+    with pytest.raises(ValueError, match="unknown loss name 'hinge'"):
+        from_mlp(model, loss="hinge")
+    with pytest.raises(ValueError, match="no nn loss for object"):
+        to_nn_loss(object())

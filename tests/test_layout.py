@@ -38,7 +38,8 @@ FLOOR_NAMES = ["engine", "library", "compiler", "tools", "apps", "the package's 
 # Inside the engine, the Tensor and the operations know each other (a Tensor's methods are
 # doors into the ops, and the ops make Tensors): a cycle among these modules is allowed.
 ENGINE_CYCLE = (
-    "engine.tensor", "engine.ops", "engine.autograd", "engine.methods", "engine.numpy_protocol",
+    "engine.tensor", "engine.ops", "engine.autograd", "engine.function", "engine.backward",
+    "engine.methods", "engine.numpy_protocol",
 )
 
 MAX_FILE_LINES = 800
@@ -47,39 +48,13 @@ MAX_FUNCTION_LINES = 60  # of code: a docstring does not count
 # What the layout still breaks, to be mended (the list only shrinks: an entry that no longer
 # happens fails the test too, so it must be removed when its cause is).
 KNOWN = {
-    'cycle: tinygrad_mlp.compare -> tinygrad_mlp.diagnose',
-    'cycle: tinygrad_mlp.nn.module -> tinygrad_mlp.nn.serialize',
     'long file: tinygrad_mlp.cli',
-    'long file: tinygrad_mlp.compare',
     'long file: tinygrad_mlp.data',
-    'long file: tinygrad_mlp.diagnose',
     'long file: tinygrad_mlp.engine.ops',
-    'long file: tinygrad_mlp.manual',
-    'long file: tinygrad_mlp.replay',
-    'long file: tinygrad_mlp.viz',
     'long function: tinygrad_mlp.cli._predict',
     'long function: tinygrad_mlp.cli._train',
     'long function: tinygrad_mlp.cli.build_parser',
     'long function: tinygrad_mlp.data.read_csv',
-    'long function: tinygrad_mlp.demo.run',
-    'long function: tinygrad_mlp.diagnose.verdict',
-    'long function: tinygrad_mlp.engine.autograd.run_backward',
-    'long function: tinygrad_mlp.story.run',
-    'long function: tinygrad_mlp.viz._draw',
-    'private: tinygrad_mlp.compare uses from tinygrad_mlp.diagnose import _setup',
-    'private: tinygrad_mlp.diagnose uses compare._ENGINE_ACTIVATIONS (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._check_convention (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._clone (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._exception_text (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._reference (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.diagnose uses compare._untouched (tinygrad_mlp.compare)',
-    'private: tinygrad_mlp.nn.activations uses from tinygrad_mlp.nn.module import _describable',
-    'private: tinygrad_mlp.nn.layers uses from tinygrad_mlp.nn.module import _children',
-    'private: tinygrad_mlp.nn.layers uses from tinygrad_mlp.nn.module import _describable',
-    'private: tinygrad_mlp.nn.loss uses F._check_reduction (tinygrad_mlp.nn.functional)',
-    'private: tinygrad_mlp.nn.module uses serialize._read (tinygrad_mlp.nn.serialize)',
-    'private: tinygrad_mlp.replay uses from tinygrad_mlp.engine.autograd import _mode',
-    'private: tinygrad_mlp.replay uses ops._FEW_CLASSES (tinygrad_mlp.engine.ops)',
 }
 
 

@@ -7,7 +7,10 @@ makes a test fail.
 
 from __future__ import annotations
 
+import ast
 import doctest
+import importlib
+import pathlib
 import warnings
 from collections.abc import Callable
 
@@ -598,7 +601,22 @@ def test_posted_train_loss_history_differs_only_through_the_bias() -> None:
     assert l_correct[1] != l_posted[1]
 
 
-def test_module_doctests() -> None:
-    result = doctest.testmod(manual, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 20
+@pytest.mark.parametrize("name", ["", ".activations", ".losses", ".network", ".posted", ".arrays"])
+def test_module_doctests(name: str) -> None:
+    module = importlib.import_module("tinygrad_mlp.manual" + name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 3
     assert result.failed == 0
+
+
+def test_manual_is_numpy_only() -> None:
+    """The reference side imports nothing of the package outside itself (it checks autograd)."""
+    for path in pathlib.Path(manual.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                allowed = ("numpy", "collections", "typing", "__future__")
+                assert node.module.split(".")[0] in allowed, path
+            if isinstance(node, ast.ImportFrom) and node.level > 1:
+                raise AssertionError(f"{path.name} imports from outside manual: {node.module}")
+            if isinstance(node, ast.Import):
+                assert all(a.name.split(".")[0] in ("numpy", "re") for a in node.names), path

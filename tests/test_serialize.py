@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import nn
-from tinygrad_mlp.nn import serialize
+from tinygrad_mlp.nn import architecture, serialize
 from tinygrad_mlp.nn.serialize import load, save
 
 
@@ -435,7 +435,7 @@ def test_a_corrupt_architecture_entry_names_the_file(tmp_path, entry, reason):
 def test_weights_that_do_not_fit_the_recorded_architecture(tmp_path):
     path = write_with_architecture(
         tmp_path / "mismatch.npz",
-        np.array(json.dumps(nn.MLP([3, 5, 2])._architecture())),
+        np.array(json.dumps(architecture.describe(nn.MLP([3, 5, 2])))),
     )
     with pytest.raises(RuntimeError, match=r"(?s)for MLP from '.*mismatch\.npz'.*size mismatch"):
         nn.MLP.load(path)

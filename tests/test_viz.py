@@ -33,8 +33,8 @@ needs_dot = pytest.mark.skipif(
     reason="Graphviz's dot program is not installed (apt-get install graphviz)",
 )
 
-NAN_FILL = viz._STYLE["nan"][0]
-LARGE_FILL = viz._STYLE["large"][0]
+NAN_FILL = viz.labels.STYLE["nan"][0]
+LARGE_FILL = viz.labels.STYLE["large"][0]
 NODE = re.compile(r"^\s*(\w+) \[(.*)\]\s*$", re.S)
 EDGE = re.compile(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?\s*$", re.S)
 
@@ -84,7 +84,7 @@ class Parsed:
         return [i for i, body in self.nodes.items() if text in body]
 
     def marked_first(self) -> list[str]:
-        return self.with_text(viz._FIRST_MARK) + self.with_text("made here")
+        return self.with_text(viz.labels.FIRST_MARK) + self.with_text("made here")
 
 
 def recorded(*roots: tg.Tensor) -> tuple[int, int, int]:
@@ -101,6 +101,9 @@ def recorded(*roots: tg.Tensor) -> tuple[int, int, int]:
         if id(obj) in ops:
             continue
         ops[id(obj)] = obj
+        if getattr(obj, "classes", None) is not None:  # cross-entropy's class indices: drawn
+            leaves[id(obj.classes)] = obj.classes
+            edges += 1
         for parent in obj.parents:
             edges += 1
             if isinstance(parent, tg.Tensor) and parent.grad_fn is not None:
@@ -182,9 +185,9 @@ def test_mlp_counts_names_shapes_dtypes(state):
         (ident,) = parsed.with_text(f"<B>{name}</B>")
         shape = str(tuple(param.shape))
         assert f"{shape} float32" in parsed.nodes[ident]
-        assert parsed.attr(ident, "fillcolor") == viz._STYLE["param"][0]
+        assert parsed.attr(ident, "fillcolor") == viz.labels.STYLE["param"][0]
     (x_id,) = parsed.with_text("<B>x</B>")
-    assert parsed.attr(x_id, "fillcolor") == viz._STYLE["input"][0]
+    assert parsed.attr(x_id, "fillcolor") == viz.labels.STYLE["input"][0]
     assert "(8, 2) float32" in parsed.nodes[x_id]
     assert len(parsed.with_text("<B>linear</B>")) == 3
     assert len(parsed.with_text("<B>relu</B>")) == 2
@@ -202,7 +205,7 @@ def test_float64_and_names_from_a_dict_or_tensor_name():
     assert parsed.with_text("<B>my_bias</B>")
     # a leaf that wants grads but is not among params= is an input, not a parameter
     (b_id,) = parsed.with_text("<B>my_bias</B>")
-    assert parsed.attr(b_id, "fillcolor") == viz._STYLE["grad_input"][0]
+    assert parsed.attr(b_id, "fillcolor") == viz.labels.STYLE["grad_input"][0]
     assert parsed.cluster_labels  # layer.weight names the cluster "layer"
     assert parsed.cluster_of[w_id] is not None
 
@@ -637,3 +640,63 @@ def test_the_fused_losses_label_their_two_arrows():
         labels = {attrs for _, _, attrs in parsed.edges}
         for role in roles:
             assert any(f"label={role}" in text for text in labels), (role, labels)
+
+
+# -- targets, freed values, huge gradients ---------------------------------------------------------
+
+
+def test_targets_are_drawn_and_called_targets():
+    """Cross-entropy keeps class indices as a setting, not an input: they are drawn all the
+    same, as the target; the MSE target is a target too, not "input" like x."""
+    logits = tg.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], requires_grad=True)
+    loss = nn.CrossEntropyLoss()(logits, np.array([2, 0]))
+    parsed = check_counts(viz.draw_graph(loss), loss)
+    (target,) = parsed.with_text("<B>target</B>")
+    assert "(2,) int64" in parsed.nodes[target]
+    assert parsed.attr(target, "fillcolor") == viz.labels.STYLE["target"][0]
+    (ce,) = parsed.with_text("<B>cross_entropy</B>")
+    assert (target, ce, "label=target") in parsed.edges
+    assert "target" in parsed.attr(target, "tooltip")
+
+    model, mse = mlp_loss()
+    parsed = Parsed(viz.draw_graph(mse, params=model))
+    (target,) = parsed.with_text("<B>target</B>")
+    assert parsed.attr(target, "fillcolor") == viz.labels.STYLE["target"][0]
+    (x_id,) = parsed.with_text("<B>x</B>")
+    assert parsed.attr(x_id, "fillcolor") == viz.labels.STYLE["input"][0]
+    assert '"#1f2937">target</FONT></TD>' in viz.draw_graph(mse).source  # in the legend
+
+
+def test_values_freed_by_backward_are_explained_in_the_picture():
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    h = x.tanh()
+    loss = (h * h).sum()
+    loss.backward(retain_graph=True)
+    kept = viz.draw_graph(loss, show_values=True).source
+    assert "freed" not in kept
+    assert f"data {viz.labels.entries(np.tanh(np.array([1.0, -2.0], np.float32)))}" in kept
+    loss.backward()
+    freed = viz.draw_graph(loss, show_values=True).source
+    assert "backward() freed the values" in freed and "retain_graph=True" in freed
+    assert "freed" not in viz.draw_graph(loss).source  # values not asked for: no note
+
+
+def test_huge_gradients_show_their_norm_not_an_overflow():
+    """Squares of 1e160 overflow float64: the norm is found without them."""
+    w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w.name = "w"
+    loss = (w * 1e160).sum()
+    loss.backward()
+    parsed = Parsed(viz.draw_graph(loss))
+    (leaf,) = parsed.with_text("<B>w</B>")
+    shown = float(re.search(r"gradient norm = (\S+)", parsed.attr(leaf, "tooltip")).group(1))
+    assert shown == pytest.approx(np.sqrt(2.0) * 1e160, rel=1e-12)
+    assert "grad norm 1.414e+160" in parsed.nodes[leaf]
+
+
+def test_minus_inf_is_named_as_such():
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        y = x.log()
+    source = viz.draw_graph(y.sum()).source
+    assert "value has -inf" in source

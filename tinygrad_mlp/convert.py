@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 
 from . import manual, nn, optim
 from .engine.tensor import Tensor, default_rng
-from .text import name_keys
+from .nn.activations import ACTIVATIONS, find_activation
 
 __all__ = [
     "ProbabilityCrossEntropyLoss",
@@ -48,25 +48,15 @@ __all__ = [
 ]
 
 
-_TO_MODULE = {
-    "identity": lambda act: nn.Identity(),
-    "linear": lambda act: nn.Identity(),
-    "relu": lambda act: nn.ReLU(),
-    "leakyrelu": lambda act: nn.LeakyReLU(float(getattr(act, "negative_slope", 0.01))),
-    "sigmoid": lambda act: nn.Sigmoid(),
-    "tanh": lambda act: nn.Tanh(),
-    "softmax": lambda act: nn.Softmax(dim=-1),
-}
-
-
 def _to_module(act: Any, layer: int) -> nn.Module:
-    make = _TO_MODULE.get(name_keys(act)[0])
-    if make is None:
+    spec = find_activation(act)
+    if spec is None:
+        known = ", ".join(ACTIVATIONS)
         raise ValueError(
             f"to_mlp: layer {layer} has activation {type(act).__name__}, which has no nn "
-            f"counterpart; known: {', '.join(sorted(_TO_MODULE))}"
+            f"counterpart; known: {known}"
         )
-    return make(act)
+    return spec.make(spec.value_of(act))
 
 
 def to_mlp(net: Any) -> nn.MLP:
@@ -123,29 +113,24 @@ def to_mlp(net: Any) -> nn.MLP:
     return model
 
 
-_FROM_MODULE = {
-    nn.Identity: lambda m: manual.Identity(),
-    nn.ReLU: lambda m: manual.ReLU(),
-    nn.LeakyReLU: lambda m: manual.LeakyReLU(float(m.negative_slope)),
-    nn.Sigmoid: lambda m: manual.Sigmoid(),
-    nn.Tanh: lambda m: manual.Tanh(),
-    nn.Softmax: lambda m: manual.Softmax(),
-}
-
-
 def _from_module(module: nn.Module, position: int) -> manual.Activation:
     if isinstance(module, nn.Softmax) and module.dim not in (-1, 1):
         raise ValueError(
             f"from_mlp: module {position} is a Softmax over dim {module.dim}; the manual "
             "network's Softmax works on the last axis (dim=-1)"
         )
-    for cls, make in _FROM_MODULE.items():
-        if type(module) is cls:
-            return make(module)
-    raise ValueError(
-        f"from_mlp: module {position} ({type(module).__name__}) has no counterpart in "
-        "tinygrad_mlp.manual (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax)"
-    )
+    spec = find_activation(module)
+    # The manual activation of the same name as the nn class (ActivationSpec.title).
+    cls = getattr(manual, spec.title, None) if spec is not None else None
+    if cls is None or not (isinstance(cls, type) and issubclass(cls, manual.Activation)):
+        names = [s.title for s in ACTIVATIONS.values()
+                 if isinstance(getattr(manual, s.title, None), type)]
+        raise ValueError(
+            f"from_mlp: module {position} ({type(module).__name__}) has no counterpart in "
+            f"tinygrad_mlp.manual ({', '.join(names)})"
+        )
+    value = spec.value_of(module)
+    return cls() if value is None else cls(value)
 
 
 def from_mlp(
@@ -232,6 +217,14 @@ class ProbabilityCrossEntropyLoss(nn.Module):
         return -(Tensor(y.astype(p.dtype)) * clipped.log()).sum() / n
 
 
+# The nn loss with the same value as each manual loss.
+_NN_LOSSES: dict[type, Any] = {
+    manual.MSE: nn.MSELoss,
+    manual.BinaryCrossEntropy: nn.BCELoss,
+    manual.CrossEntropy: ProbabilityCrossEntropyLoss,
+}
+
+
 def to_nn_loss(loss: Any) -> nn.Module:
     """The nn loss module with the same value as the manual ``loss`` object.
 
@@ -246,15 +239,11 @@ def to_nn_loss(loss: Any) -> nn.Module:
     >>> to_nn_loss(manual.MSE())
     MSELoss()
     """
-    key = name_keys(loss)[0]
-    if key in ("mse", "meansquarederror"):
-        return nn.MSELoss()
-    if key in ("binarycrossentropy", "bce"):
-        return nn.BCELoss()
-    if key in ("crossentropy", "categoricalcrossentropy"):
-        return ProbabilityCrossEntropyLoss()
-    raise ValueError(f"to_nn_loss: no nn loss for {type(loss).__name__} (known: MSE, "
-                     "BinaryCrossEntropy, CrossEntropy)")
+    kind = manual.find_loss(loss)
+    if kind is None or kind not in _NN_LOSSES:
+        raise ValueError(f"to_nn_loss: no nn loss for {type(loss).__name__} (known: MSE, "
+                         "BinaryCrossEntropy, CrossEntropy)")
+    return _NN_LOSSES[kind]()
 
 
 def from_nn_loss(loss: nn.Module) -> manual.Loss:
@@ -285,12 +274,11 @@ def from_nn_loss(loss: nn.Module) -> manual.Loss:
 
 def _manual_loss(loss: Any) -> Any:
     if isinstance(loss, str):
-        names = {"mse": manual.MSE, "bce": manual.BinaryCrossEntropy,
-                 "binary_cross_entropy": manual.BinaryCrossEntropy,
-                 "cross_entropy": manual.CrossEntropy, "crossentropy": manual.CrossEntropy}
-        if loss.lower() not in names:
-            raise ValueError(f"unknown loss name {loss!r}; use one of {sorted(names)}")
-        return names[loss.lower()]()
+        kind = manual.find_loss(loss)
+        if kind is None:
+            raise ValueError(f"unknown loss name {loss!r}; use one of 'mse', 'bce', "
+                             "'binary_cross_entropy', 'cross_entropy'")
+        return kind()
     if isinstance(loss, nn.Module):
         return from_nn_loss(loss)
     return loss

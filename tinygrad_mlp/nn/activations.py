@@ -27,10 +27,11 @@ from ..engine import ops
 from ..engine.autograd import Function
 from ..engine.tensor import Tensor
 from . import functional as F
-from .module import Module, _describable
+from .architecture import describable
+from .module import Module
 
 
-@_describable
+@describable
 class ReLU(Module):
     """max(x, 0), elementwise.
 
@@ -44,7 +45,7 @@ class ReLU(Module):
         return ops.ReLU.apply(x)
 
 
-@_describable
+@describable
 class LeakyReLU(Module):
     """x where x > 0, else ``negative_slope * x``.
 
@@ -68,7 +69,7 @@ class LeakyReLU(Module):
         return {"negative_slope": self.negative_slope}
 
 
-@_describable
+@describable
 class Tanh(Module):
     """Hyperbolic tangent, elementwise.
 
@@ -82,7 +83,7 @@ class Tanh(Module):
         return ops.Tanh.apply(x)
 
 
-@_describable
+@describable
 class Sigmoid(Module):
     """1 / (1 + exp(-x)), elementwise.
 
@@ -96,7 +97,7 @@ class Sigmoid(Module):
         return ops.Sigmoid.apply(x)
 
 
-@_describable
+@describable
 class Softplus(Module):
     """``log(1 + exp(beta * x)) / beta``, a smooth ReLU (identity past ``threshold``).
 
@@ -120,7 +121,7 @@ class Softplus(Module):
         return {"beta": self.beta, "threshold": self.threshold}
 
 
-@_describable
+@describable
 class Identity(Module):
     """Returns its input unchanged (a placeholder, e.g. for "no activation").
 
@@ -134,7 +135,7 @@ class Identity(Module):
         return x
 
 
-@_describable
+@describable
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim`` (``axis=`` is accepted too).
 

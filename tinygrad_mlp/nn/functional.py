@@ -19,9 +19,7 @@ from ..engine import ops
 from ..engine.functions import as_tensor
 from ..engine.ops import CrossEntropy
 from ..engine.tensor import Tensor
-
-_REDUCTIONS = ("mean", "sum", "none")
-
+from .checks import check_reduction
 
 # -- layers and activations ----------------------------------------------------------------------
 
@@ -127,13 +125,6 @@ def log_softmax(input: Any, dim: int = -1) -> Tensor:
 # -- losses ---------------------------------------------------------------------------------------
 
 
-def _check_reduction(reduction: str, name: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(
-            f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
-        )
-
-
 def _as_target(target: Any, name: str) -> Tensor:
     if isinstance(target, Tensor):
         return target
@@ -165,7 +156,7 @@ def _like_input(target: Tensor, input: Tensor) -> Tensor:
 
 def _same_shape_pair(input: Any, target: Any, reduction: str, name: str) -> tuple[Tensor, Tensor]:
     """The checks of a loss whose input and target are elementwise pairs, then both Tensors."""
-    _check_reduction(reduction, name)
+    check_reduction(reduction, name)
     input = as_tensor(input)
     target = _as_target(target, name)
     _same_shape(input, target, name)
@@ -202,7 +193,7 @@ def cross_entropy(input: Any, target: Any, reduction: str = "mean") -> Tensor:
     1.3863
     """
     name = "cross_entropy"
-    _check_reduction(reduction, name)
+    check_reduction(reduction, name)
     input = as_tensor(input)
     if input.ndim not in (1, 2):
         raise ValueError(

@@ -12,15 +12,31 @@ import numpy as np
 from ..engine import functions as _f
 from ..engine import ops
 from ..engine.tensor import Tensor
-from . import init
+from . import architecture, checks, init
 from .activations import make_activation
-from .module import Module, Parameter, Sequential, _children, _describable
+from .architecture import describable
+from .module import Module, Parameter, Sequential
 
 # nn.Linear stores weights with at least this many entries column-major (see its __init__).
 _COLUMN_MAJOR_FROM = 64 * 64
 
 
-@_describable
+def float_dtype(dtype: Any, caller: str) -> np.dtype:
+    """The dtype a layer's parameters get: float32 when None, else a float dtype.
+
+    >>> float_dtype(None, "Linear"), float_dtype("float64", "Linear")
+    (dtype('float32'), dtype('float64'))
+    """
+    try:
+        found = np.dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        found = None
+    if found is None or found.kind != "f":
+        raise TypeError(f"{caller}: parameters must have a float dtype, got {dtype!r}")
+    return found
+
+
+@describable
 class Linear(Module):
     """``y = x @ weight.T + bias``, with PyTorch's layout and initialisation.
 
@@ -39,13 +55,10 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
     ) -> None:
         super().__init__()
-        for what, n in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"Linear: {what} must be a positive int, got {n!r}")
-        dtype = np.dtype(np.float32 if dtype is None else dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Linear: parameters must have a float dtype, got {dtype}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = checks.positive_int(in_features, "in_features", "Linear")
+        self.out_features = checks.positive_int(out_features, "out_features", "Linear")
+        checks.flag(bias, "bias", "Linear")
+        dtype = float_dtype(dtype, "Linear")
         # A big weight is stored column-major: weight.T is then a plain row-major matrix and
         # BLAS multiplies ``x @ weight.T`` as fast as the hand-written ``x @ W`` (a transposed
         # right-hand operand costs it up to 1.5x), at the price of a slower ``g @ weight`` in
@@ -97,8 +110,18 @@ class Linear(Module):
             "dtype": str(self.weight.dtype),
         }
 
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        super()._state_shapes(config)
+        n_in = checks.positive_int(config.get("in_features"), "in_features", "Linear")
+        n_out = checks.positive_int(config.get("out_features"), "out_features", "Linear")
+        shapes = {"weight": (n_out, n_in)}
+        if checks.flag(config.get("bias", True), "bias", "Linear"):
+            shapes["bias"] = (n_out,)
+        return shapes
 
-@_describable
+
+@describable
 class Flatten(Module):
     """Merge dimensions ``start_dim`` to ``end_dim`` into one (by default: all but the batch).
 
@@ -107,6 +130,9 @@ class Flatten(Module):
     >>> nn.Flatten()(tg.zeros(4, 8, 8)).shape
     (4, 64)
     """
+
+    start_dim = checks.Setting(checks.integer)
+    end_dim = checks.Setting(checks.integer)
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
@@ -122,14 +148,15 @@ class Flatten(Module):
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
 
 
-@_describable
+@describable
 class MLP(Sequential):
     """A multilayer perceptron: ``Linear`` layers with an activation between them.
 
     ``sizes`` lists the width of every layer, input first: ``[2, 16, 16, 1]`` makes three
     Linear layers. ``activation`` goes between them and ``output_activation`` (if any)
-    after the last; each is a name (``"relu"``, ``"tanh"``, ``"sigmoid"``,
-    ``"leaky_relu"``, ``"softplus"``, ``"identity"``), a Module class or an instance.
+    after the last; each is a name from ``nn.ACTIVATIONS`` (``"relu"``, ``"tanh"``, ...; any
+    spelling ``find_activation`` knows), a Module class or an instance. ``sizes`` may be a
+    list, a tuple, a range or a 1-D integer array.
 
     >>> from tinygrad_mlp import nn
     >>> nn.MLP([2, 16, 1])
@@ -147,27 +174,21 @@ class MLP(Sequential):
         output_activation: Any = None,
         bias: bool = True,
     ) -> None:
-        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence) or len(sizes) < 2:
-            raise ValueError(
-                f"MLP: sizes must list at least two layer widths (input and output), "
-                f"e.g. [2, 16, 1]; got {sizes!r}"
-            )
-        for i, n in enumerate(sizes):
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"MLP: sizes[{i}] must be a positive int, got {n!r}")
+        sizes = layer_sizes(sizes)
+        checks.flag(bias, "bias", "MLP")
         # Checked before any layer is made, so a bad name draws nothing from the generator.
         make_activation(activation, "activation")
         if output_activation is not None:
             make_activation(output_activation, "output_activation")
         layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
-            layers.append(Linear(int(n_in), int(n_out), bias=bias))
+            layers.append(Linear(n_in, n_out, bias=bias))
             if i < len(sizes) - 2:
                 layers.append(make_activation(activation, "activation"))
         if output_activation is not None:
             layers.append(make_activation(output_activation, "output_activation"))
         super().__init__(*layers)
-        self.sizes = tuple(int(n) for n in sizes)
+        self.sizes = sizes
 
     def _config(self) -> dict[str, Any] | None:
         # The layer stack as it is, not the constructor's arguments: activations may be custom
@@ -179,7 +200,30 @@ class MLP(Sequential):
     def _from_config(cls, config: dict[str, Any]) -> Module:
         # Around __init__, which would make the stack from sizes and activation names: the
         # recorded stack is built as it was and the sizes are set beside it.
+        sizes = layer_sizes(config.get("sizes"))
         model = cls.__new__(cls)
-        Sequential.__init__(model, _children(config))
-        model.sizes = tuple(int(n) for n in config["sizes"])
+        Sequential.__init__(model, architecture.build_children(config))
+        model.sizes = sizes
         return model
+
+
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        layer_sizes(config.get("sizes"))
+        return super()._state_shapes(config)
+
+
+def layer_sizes(sizes: Any) -> tuple[int, ...]:
+    """``MLP``'s ``sizes`` checked: at least two positive ints, in a list, tuple, range or
+    1-D integer array.
+
+    >>> layer_sizes(np.array([2, 8, 1]))
+    (2, 8, 1)
+    """
+    listed = isinstance(sizes, (Sequence, np.ndarray)) and not isinstance(sizes, (str, bytes))
+    if not listed or (isinstance(sizes, np.ndarray) and sizes.ndim != 1) or len(sizes) < 2:
+        raise ValueError(
+            "MLP: sizes must list at least two layer widths (input and output), "
+            f"e.g. [2, 16, 1]; got {sizes!r:.80}"
+        )
+    return tuple(checks.positive_int(n, f"sizes[{i}]", "MLP") for i, n in enumerate(sizes))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine.tensor import Tensor
+from . import checks
 from . import functional as F
 from .module import Module
 
@@ -14,7 +15,7 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         # Checked here too, so a typo fails where the loss is made, not at the first batch.
-        F._check_reduction(reduction, type(self).__name__)
+        checks.check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
 

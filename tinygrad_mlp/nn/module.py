@@ -3,23 +3,27 @@
 A Module owns Parameters and other Modules, registered simply by assigning them to
 attributes (``self.fc = nn.Linear(2, 3)``), exactly as in PyTorch. From that registry come
 ``parameters()``, dotted ``named_parameters()``, ``state_dict()``, ``zero_grad()`` and the
-printed tree.
+printed tree. Buffers (``register_buffer``) are state that is saved and loaded but never
+optimised, such as ``BatchNorm1d``'s running statistics.
 
-The ``nn`` classes can also describe themselves (``Module._architecture``), so that ``save``
+The ``nn`` classes can also describe themselves (see ``architecture``), so that ``save``
 records the architecture beside the weights and ``nn.Module.load(path)`` rebuilds the model.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MethodType
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ..engine.tensor import Tensor, default_rng
+from ..engine.tensor import Tensor
+from . import architecture, serialize
+from .architecture import describable, quoted
 
 
 class Parameter(Tensor):
@@ -61,88 +65,6 @@ class IncompatibleKeys(NamedTuple):
             f"IncompatibleKeys(missing_keys={self.missing_keys!r}, "
             f"unexpected_keys={self.unexpected_keys!r})"
         )
-
-
-_ModuleType = TypeVar("_ModuleType", bound=type)
-
-# The classes a saved architecture may name, by class name. Only these are ever built from a
-# file: a name is looked up here, never imported, so a file cannot run arbitrary code.
-_ARCHITECTURES: dict[str, type[Module]] = {}
-
-
-def _describable(cls: _ModuleType) -> _ModuleType:
-    """Class decorator: ``save`` records instances of ``cls`` and ``Module.load`` rebuilds them.
-
-    The class describes itself by ``_config`` (its constructor arguments, ``{}`` by default)
-    and is rebuilt by ``_from_config`` (``cls(**config)`` by default).
-
-    >>> _ARCHITECTURES["Sequential"].__name__
-    'Sequential'
-    """
-    _ARCHITECTURES[cls.__name__] = cls
-    return cls
-
-
-def _registered_class(description: Any) -> type[Module]:
-    """The class named by ``{"class": name, "config": {...}}``; ValueError if it is not one.
-
-    >>> _registered_class({"class": "Sequential", "config": {"modules": []}}).__name__
-    'Sequential'
-    """
-    if not isinstance(description, dict) or not isinstance(description.get("config"), dict):
-        shown = repr(description)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise ValueError(f'expected {{"class": name, "config": {{...}}}}, got {shown}')
-    name = description.get("class")
-    cls = _ARCHITECTURES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f"unknown module class {name!r}")
-    return cls
-
-
-def _build(description: Any) -> Module:
-    """A fresh module (fresh weights too) from a description made by ``Module._architecture``.
-
-    >>> _build({"class": "Sequential", "config": {"modules": []}})
-    Sequential()
-    """
-    return _registered_class(description)._from_config(description["config"])
-
-
-def _rebuild(description: Any, cls: type[Module], path: str) -> Module:
-    """``_build`` for ``cls.load(path)``: every failure names the file and says what to do.
-
-    >>> _rebuild({"class": "Sequential", "config": {"modules": []}}, Module, "m.npz")
-    Sequential()
-    """
-    if description is None:
-        raise TypeError(
-            f"'{path}' holds weights only (the model saved there could not describe its "
-            f"architecture), so {cls.__name__}.load cannot rebuild it: build the model and "
-            "call model.load(path)"
-        )
-    try:
-        recorded = _registered_class(description)
-    except ValueError as error:
-        raise ValueError(f"'{path}' has a corrupt architecture entry: {error}") from None
-    if not issubclass(recorded, cls):
-        raise TypeError(
-            f"'{path}' holds a model of class {recorded.__name__}, not of class "
-            f"{cls.__name__} or a subclass of it: load it with "
-            f"nn.{recorded.__name__}.load(path) or nn.Module.load(path)"
-        )
-    rng = default_rng()
-    state = rng.bit_generator.state
-    try:
-        return _build(description)
-    except (TypeError, ValueError, KeyError) as error:
-        raise ValueError(
-            f"'{path}' has a corrupt architecture entry: {type(error).__name__}: {error}"
-        ) from None
-    finally:
-        # Building draws initial weights that the file's weights then replace; putting the
-        # generator back keeps loading a model from shifting the caller's random numbers.
-        rng.bit_generator.state = state
 
 
 class _instance_or_class_method:
@@ -201,6 +123,8 @@ class Module:
         # ``self.weight`` in forward is a plain attribute lookup with no __getattr__ detour.
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -220,9 +144,10 @@ class Module:
 
     # -- registration ------------------------------------------------------------------------
 
-    def _registries(self) -> tuple[dict, dict]:
+    def _registries(self) -> tuple[dict, dict, dict]:
         try:
-            return self.__dict__["_parameters"], self.__dict__["_modules"]
+            found = self.__dict__
+            return found["_parameters"], found["_modules"], found["_buffers"]
         except KeyError:
             raise AttributeError(
                 f"cannot assign parameters or modules to {type(self).__name__} before "
@@ -238,7 +163,7 @@ class Module:
         >>> m.bias is None
         True
         """
-        parameters, modules = self._registries()
+        parameters, modules, buffers = self._registries()
         _check_name(name, "parameter")
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(
@@ -246,6 +171,7 @@ class Module:
                 "(nn.Parameter or None required)"
             )
         modules.pop(name, None)
+        buffers.pop(name, None)
         parameters[name] = param
         object.__setattr__(self, name, param)
 
@@ -260,7 +186,7 @@ class Module:
           (act): ReLU()
         )
         """
-        parameters, modules = self._registries()
+        parameters, modules, buffers = self._registries()
         _check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(
@@ -268,8 +194,41 @@ class Module:
                 "a Module subclass (nn.Module or None required)"
             )
         parameters.pop(name, None)
+        buffers.pop(name, None)
         modules[name] = module
         object.__setattr__(self, name, module)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register ``tensor`` as the buffer ``name``: state that ``state_dict()`` saves and
+        ``load_state_dict`` loads (unless ``persistent=False``) and ``double()`` casts, but
+        that is no parameter, so no optimizer changes it (running statistics, counters).
+
+        >>> import tinygrad_mlp as tg
+        >>> from tinygrad_mlp import nn
+        >>> m = nn.Module()
+        >>> m.register_buffer("count", tg.tensor(0))
+        >>> m.state_dict(), list(m.parameters())
+        ({'count': array(0)}, [])
+        """
+        _, _, buffers = self._registries()
+        _check_name(name, "buffer")
+        if tensor is not None and (not isinstance(tensor, Tensor) or isinstance(tensor, Parameter)):
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                "(a Tensor or None required)"
+            )
+        if name in self.__dict__ and name not in buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if not isinstance(persistent, bool):
+            raise TypeError(
+                f"register_buffer: persistent must be True or False, got {persistent!r}"
+            )
+        buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, Parameter):
@@ -282,12 +241,14 @@ class Module:
             self.register_parameter(name, value)
         elif name in self.__dict__.get("_modules", ()):
             self.add_module(name, value)
+        elif name in self.__dict__.get("_buffers", ()):
+            self.register_buffer(name, value, name not in self._non_persistent)
         else:
             object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        self.__dict__.get("_parameters", {}).pop(name, None)
-        self.__dict__.get("_modules", {}).pop(name, None)
+        for registry in ("_parameters", "_modules", "_buffers"):
+            self.__dict__.get(registry, {}).pop(name, None)
         object.__delattr__(self, name)
 
     # -- walking the tree --------------------------------------------------------------------
@@ -358,6 +319,12 @@ class Module:
         >>> [name for name, _ in nn.Sequential(nn.Linear(2, 1)).named_parameters()]
         ['0.weight', '0.bias']
         """
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, Any]]:
+        # The tensors of one registry (parameters or buffers) of this module and those below.
         members = (
             self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
             if recurse
@@ -365,11 +332,11 @@ class Module:
         )
         seen: set[int] = set()
         for module_prefix, module in members:
-            for name, param in module._parameters.items():
-                if param is None or (remove_duplicate and id(param) in seen):
+            for name, tensor in module.__dict__[registry].items():
+                if tensor is None or (remove_duplicate and id(tensor) in seen):
                     continue
-                seen.add(id(param))
-                yield (f"{module_prefix}.{name}" if module_prefix else name), param
+                seen.add(id(tensor))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), tensor
 
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         """All parameters (for an optimizer), each once.
@@ -380,6 +347,47 @@ class Module:
         """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Tensor]]:
+        """Buffers with dotted names, as ``named_parameters`` names parameters.
+
+        >>> import tinygrad_mlp as tg
+        >>> from tinygrad_mlp import nn
+        >>> counter = nn.Module()
+        >>> counter.register_buffer("count", tg.tensor(0))
+        >>> [name for name, _ in nn.Sequential(counter).named_buffers()]
+        ['0.count']
+        """
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """All buffers, each once.
+
+        >>> import tinygrad_mlp as tg
+        >>> from tinygrad_mlp import nn
+        >>> m = nn.Module()
+        >>> m.register_buffer("mean", tg.zeros(3))
+        >>> [b.shape for b in m.buffers()]
+        [(3,)]
+        """
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def _named_state(self) -> dict[str, Tensor]:
+        # What state_dict saves, in PyTorch's order: module by module (the tree walked
+        # depth first), each one's parameters and then its persistent buffers.
+        state = {}
+        for prefix, module in self.named_modules(remove_duplicate=False):
+            dotted = f"{prefix}." if prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[dotted + name] = param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    state[dotted + name] = buffer
+        return state
 
     # -- training helpers --------------------------------------------------------------------
 
@@ -429,6 +437,9 @@ class Module:
                 param._data = param._data.astype(dtype)
                 if param.grad is not None:
                     param.grad = Tensor._make(param.grad._data.astype(dtype), False, None)
+        for buffer in self.buffers():  # running statistics follow; counters stay integers
+            if buffer._data.dtype.kind == "f":
+                buffer._data = buffer._data.astype(dtype)
         return self
 
     def double(self) -> Module:
@@ -452,19 +463,18 @@ class Module:
     # -- state -------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter as ``name -> np.ndarray`` (shared ones under each name).
+        """A copy of every parameter and persistent buffer as ``name -> np.ndarray`` (shared
+        ones under each name), in PyTorch's order.
 
         >>> from tinygrad_mlp import nn
         >>> {k: v.shape for k, v in nn.Linear(2, 3).state_dict().items()}
         {'weight': (3, 2), 'bias': (3,)}
         """
-        return {
-            name: param._data.copy()
-            for name, param in self.named_parameters(remove_duplicate=False)
-        }
+        return {name: tensor._data.copy() for name, tensor in self._named_state().items()}
 
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
-        """Copy the arrays of ``state_dict`` into the parameters of the same name, in place.
+        """Copy the arrays of ``state_dict`` into the parameters (and buffers) of the same
+        name, in place.
 
         Values are cast to each parameter's dtype. Every problem is reported at once in a
         ``RuntimeError`` and then nothing is loaded: a shape mismatch always (as in
@@ -480,22 +490,29 @@ class Module:
         return self._load_state_dict(state_dict, strict, source=None)
 
     def _load_state_dict(self, state_dict: Any, strict: bool, source: Any) -> IncompatibleKeys:
-        own = dict(self.named_parameters(remove_duplicate=False))
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                "load_state_dict: state_dict must be a dict of name -> array, got "
+                f"{type(state_dict).__name__}"
+            )
+        if not isinstance(strict, bool):
+            raise TypeError(f"load_state_dict: strict must be True or False, got {strict!r}")
+        own = self._named_state()
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         errors, arrays = [], {}
         if strict and missing:
-            errors.append(f"Missing key(s) in state_dict: {_quoted(missing)}.")
+            errors.append(f"Missing key(s) in state_dict: {quoted(missing)}.")
         if strict and unexpected:
-            errors.append(f"Unexpected key(s) in state_dict: {_quoted(unexpected)}.")
-        for name, param in own.items():
+            errors.append(f"Unexpected key(s) in state_dict: {quoted(unexpected)}.")
+        for name, tensor in own.items():
             if name not in state_dict:
                 continue
             array = np.asarray(state_dict[name])
-            if array.shape != param.shape:
+            if array.shape != tensor.shape:
                 errors.append(
                     f"size mismatch for {name}: copying a param with shape {array.shape} from "
-                    f"checkpoint, the shape in current model is {param.shape}."
+                    f"checkpoint, the shape in current model is {tensor.shape}."
                 )
             elif array.dtype.kind not in "biuf":
                 errors.append(f"wrong dtype for {name}: {array.dtype} is not numeric.")
@@ -524,9 +541,7 @@ class Module:
         >>> path.endswith("layer.npz")
         True
         """
-        from .serialize import save
-
-        return save(self, path)
+        return serialize.save(self, path)
 
     @_instance_or_class_method
     def load(
@@ -540,11 +555,13 @@ class Module:
         it with the weights; the recorded class must be the class called on or a subclass
         of it, else ``TypeError``. A file saved from a module that cannot describe itself
         (your own Module subclass) holds weights only: rebuilding it raises ``TypeError``;
-        build the model and call ``model.load(path)``.
+        build the model and call ``model.load(path)``. The recorded architecture is checked
+        against the stored arrays' shapes before any layer is made, so a file cannot make
+        this allocate more than it holds.
 
         Errors are those of ``load_state_dict`` (naming the file) and of
-        ``tinygrad_mlp.nn.serialize.load``, and a ``ValueError`` naming the file for a corrupt
-        architecture; on any error an existing model is left unchanged.
+        ``tinygrad_mlp.nn.serialize.read_npz``, and a ``ValueError`` naming the file for a
+        corrupt architecture; on any error an existing model is left unchanged.
 
         >>> import tempfile, os
         >>> from tinygrad_mlp import nn
@@ -558,23 +575,24 @@ class Module:
           (2): Linear(in_features=3, out_features=1, bias=True)
         )
         """
-        from . import serialize
-
+        contents = serialize.read_state(path)
         if isinstance(self_or_cls, Module):
-            self_or_cls._load_state_dict(serialize.load(path), strict, source=path)
-            return self_or_cls
-        contents = serialize._read(path)
-        model = _rebuild(contents.architecture, self_or_cls, contents.path)
+            model = self_or_cls
+        else:
+            stored = {name: array.shape for name, array in contents.arrays.items()}
+            model = architecture.rebuild(
+                contents.architecture, self_or_cls, stored, strict, contents.path
+            )
         model._load_state_dict(contents.arrays, strict, source=contents.path)
         return model
 
-    # -- describing the architecture ---------------------------------------------------------
+    # -- describing the architecture (see nn.architecture) -----------------------------------
 
     def _config(self) -> dict[str, Any] | None:
         """The constructor arguments that rebuild this module, JSON-able; None if it cannot.
 
-        A describable class (see ``_describable``) overrides this when its constructor takes
-        arguments; this default suits those that take none.
+        A describable class (see ``architecture.describable``) overrides this when its
+        constructor takes arguments; this default suits those that take none.
 
         >>> from tinygrad_mlp import nn
         >>> nn.ReLU()._config()
@@ -592,24 +610,24 @@ class Module:
         """
         return cls(**config)
 
-    def _architecture(self) -> dict[str, Any] | None:
-        """``{"class": name, "config": {...}}`` describing this module, or None when it cannot.
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The state-dict entries (name -> shape) of a module made from ``config``, found
+        without making it (its own entries: a container's children are walked apart). A
+        describable class that holds parameters or buffers overrides this.
+
+        This default checks that the constructor takes ``config``'s arguments (nothing is
+        called) and declares no entries.
 
         >>> from tinygrad_mlp import nn
-        >>> nn.Linear(2, 1)._architecture()["class"]
-        'Linear'
-        >>> class Mine(nn.Module):
-        ...     pass
-        >>> Mine()._architecture() is None
-        True
+        >>> nn.Linear._state_shapes({"in_features": 3, "out_features": 2, "bias": False})
+        {'weight': (2, 3)}
         """
-        cls = type(self)
-        # Exactly a registered class: a subclass (of Linear, say) may take other arguments or
-        # compute something else, so it is never described as its base class.
-        if _ARCHITECTURES.get(cls.__name__) is not cls:
-            return None
-        config = self._config()
-        return None if config is None else {"class": cls.__name__, "config": config}
+        try:
+            inspect.signature(cls).bind(**config)
+        except TypeError as error:
+            raise TypeError(f"{cls.__name__}: {error}") from None
+        return {}
 
     # -- printing ----------------------------------------------------------------------------
 
@@ -630,19 +648,6 @@ class Module:
         return f"{type(self).__name__}(\n" + "".join(f"  {line}\n" for line in lines) + ")"
 
 
-def _children(config: dict[str, Any]) -> dict[str, Module]:
-    """The named children recorded by ``Sequential._config``, built afresh.
-
-    >>> _children({"modules": [["act", {"class": "Sequential", "config": {"modules": []}}]]})
-    {'act': Sequential()}
-    """
-    return {name: _build(description) for name, description in config["modules"]}
-
-
-def _quoted(names: list[str]) -> str:
-    return ", ".join(f'"{name}"' for name in names)
-
-
 def _position(index: int, length: int, owner: str) -> int:
     index = int(index)
     if not -length <= index < length:
@@ -655,6 +660,9 @@ _SequenceType = TypeVar("_SequenceType", bound="_ModuleSequence")
 
 class _ModuleSequence(Module):
     """What ``Sequential`` and ``ModuleList`` share: children in order, indexed like a list."""
+
+    # Its config lists its children (architecture.children): they are described apart.
+    is_container = True
 
     def _from_slice(self, items: list[tuple[str, Module]]) -> Module:
         raise NotImplementedError
@@ -685,7 +693,7 @@ class _ModuleSequence(Module):
         return self
 
 
-@_describable
+@describable
 class Sequential(_ModuleSequence):
     """Modules applied one after the other; the output of each is the input of the next.
 
@@ -717,7 +725,7 @@ class Sequential(_ModuleSequence):
         # that cannot describe itself leaves the whole model undescribed.
         modules = []
         for name, module in self._modules.items():
-            description = None if module is None else module._architecture()
+            description = None if module is None else architecture.describe(module)
             if description is None:
                 return None
             modules.append([name, description])
@@ -725,7 +733,12 @@ class Sequential(_ModuleSequence):
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Module:
-        return cls(_children(config))
+        return cls(architecture.build_children(config))
+
+    @classmethod
+    def _state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        architecture.children(config)  # the form; the children themselves are walked apart
+        return {}
 
     def _from_slice(self, items: list[tuple[str, Module]]) -> Module:
         # A plain Sequential: a subclass's constructor may take other arguments.

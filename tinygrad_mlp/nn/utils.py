@@ -4,10 +4,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from ..engine.tensor import Tensor
+from . import checks
+
+
+def _tensors(parameters: Any) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        return [parameters]
+    if isinstance(parameters, (str, bytes)) or not isinstance(parameters, Iterable):
+        raise TypeError(
+            "clip_grad_norm_: parameters must be a Tensor or an iterable of Tensors (such as "
+            f"model.parameters()), got {type(parameters).__name__}"
+        )
+    params = list(parameters)
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"clip_grad_norm_: parameters[{i}] is a {type(p).__name__}, not a Tensor"
+            )
+    return params
 
 
 def clip_grad_norm_(
@@ -34,9 +53,20 @@ def clip_grad_norm_(
     >>> [round(v, 4) for v in w.grad.tolist()]
     [0.6, 0.8]
     """
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    grads = [p for p in params if p.grad is not None]
+    params = _tensors(parameters)
+    if not (checks.is_number(max_norm) and max_norm >= 0):  # NaN fails too
+        raise ValueError(
+            "clip_grad_norm_: max_norm must be a number of 0 or more (a negative cap would "
+            f"reverse every gradient), got {max_norm!r}"
+        )
+    if not (checks.is_number(norm_type) and (norm_type > 0 or norm_type == math.inf)):
+        raise ValueError(
+            "clip_grad_norm_: norm_type must be a positive number or float('inf'), got "
+            f"{norm_type!r}"
+        )
     norm_type = float(norm_type)
+    checks.flag(error_if_nonfinite, "error_if_nonfinite", "clip_grad_norm_")
+    grads = [p for p in params if p.grad is not None]
     if not grads:
         return Tensor._make(np.asarray(0.0, dtype=np.float32), False, None)
     # Accumulated in float64: squares of float32 gradients overflow long before the norm does.
