@@ -591,10 +591,20 @@ def test_save_graph_dot_text_and_bad_format(tmp_path):
     x = tg.tensor([1.0], requires_grad=True)
     out = viz.save_graph(x * 2.0, tmp_path / "g.dot")
     assert out.read_text().startswith("digraph")
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ValueError, match="save_graph: unknown picture format 'picture'"):
         viz.save_graph(x * 2.0, tmp_path / "g.picture")
     with pytest.raises(TypeError, match="options"):
         viz.save_graph(viz.draw_graph(x * 2.0), tmp_path / "g.svg", show_values=True)
+
+
+def test_save_graph_refuses_a_directory_and_writes_nothing(tmp_path):
+    x = tg.tensor([1.0], requires_grad=True)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for where in (pics, f"{pics}/", str(tmp_path / "new") + "/"):
+        with pytest.raises(ValueError, match=r"save_graph: .* is a directory.*graph\.svg"):
+            viz.save_graph(x * 2.0, where)
+    assert list(tmp_path.iterdir()) == [pics] and not list(pics.iterdir())
 
 
 def test_create_graph_gradient_can_be_drawn():
