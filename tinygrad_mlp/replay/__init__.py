@@ -20,7 +20,8 @@ identities (the same modules, parameters, arrays, optimizer settings) and run th
 results are bit-identical to the eager step's. The update is all or nothing, as the
 optimizer's own: every new value is computed into the replay's buffers and checked before
 any is written, and a NaN, inf or overflowing step is handed to the optimizer's ``step()``,
-which refuses it (naming the parameter, changing nothing) as it does in an eager loop.
+which refuses it (naming the parameter, changing nothing) as it does in an eager loop;
+Ctrl-C is held back while the replay writes, with the optimizer's own deferral.
 
 After a replayed step the trainable parameters were updated in place (the same arrays) and
 each ``.grad`` is a Tensor holding the step's gradient, as eager leaves it, but its array is
