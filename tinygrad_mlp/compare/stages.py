@@ -419,12 +419,12 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
 
 
 def _whole(factor: float | None) -> int | None:
-    """A factor that is a whole number n >= 2 (or 1/n): where the batch size is not known, the
-    likely one."""
+    """A factor that is a whole number n > 2 (or 1/n): where the batch size is not known, the
+    likely one (2 is more likely the factor of a square)."""
     if factor is None or factor == 0:
         return None
     for value in (abs(factor), 1 / abs(factor)):
-        if value >= 2 and abs(value - round(value)) < 1e-6 * value:
+        if value > 2.5 and abs(value - round(value)) < 1e-6 * value:
             return round(value)
     return None
 
