@@ -362,6 +362,9 @@ function backward(n) {
         `</div><div class="part grad">${show(p.grad, "part")}</div>`;
     });
     h += "<h3>sum: the gradient of its output (g)</h3>";
+  } else if (!n.op) {
+    const from = (consumers[n.id] || []).map(name).join(", ");
+    h += `<h3>its gradient, from ${from}</h3>`;
   } else {
     h += "<h3>arriving at its output (g)</h3>";
   }
