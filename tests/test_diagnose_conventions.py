@@ -17,6 +17,7 @@ from tinygrad_mlp.diagnose.conventions import ConventionRunner
 
 HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE / "conventions"), str(HERE / "diagnose_nets")]  # the learners' files
+import ng_deep  # noqa: E402  (the checker's catalogue)
 import ng_planar as ng  # noqa: E402  (the checker's catalogue)
 import ng_relu  # noqa: E402
 import nielsen_network  # noqa: E402  (the checker's catalogue)
@@ -98,6 +99,27 @@ def test_ng_lambda_max_is_the_curvature_of_the_users_own_cost():
     assert lam == pytest.approx(exact_lambda_max(user, X, Y), rel=1e-2)
 
 
+def compute_cost_as_float(A2, Y):
+    """The course's later version: float(...) at the end, which drops a Tensor's graph."""
+    return float(ng.compute_cost(A2, Y))
+
+
+def test_ng_cost_that_returns_a_float_falls_back_to_differences_of_the_cost():
+    params = ng.initialize_parameters(2, 4, 1)
+    exact, differenced = (
+        ConventionRunner(recognise(params, forward=ng.forward_propagation,
+                                   backward=ng.backward_propagation, cost=cost), 1.2)
+        for cost in (ng.compute_cost, compute_cost_as_float))
+    X, Y = exact.prepare(X_NG * 3, Y_NG)
+    lam, how = exact.lambda_max(exact.params0, X, Y, 100, 0)
+    fd_lam, fd_how = differenced.lambda_max(differenced.params0, X, Y, 100, 0)
+    assert "double backward" in how and "Python float" in fd_how
+    assert fd_lam == pytest.approx(lam, rel=1e-2)
+    g, fd_g = exact.gradient(exact.params0, X, Y), differenced.gradient(exact.params0, X, Y)
+    for k in g:
+        np.testing.assert_allclose(fd_g[k], g[k], rtol=1e-5, atol=1e-9)
+
+
 def test_ng_too_large_a_learning_rate_names_the_line_of_the_cost():
     report = ng_diagnose(X_NG, Y_NG, epochs=40, learning_rate=60.0)
     first = report.first_nonfinite
@@ -132,6 +154,19 @@ def test_ng_stable_but_wrong_gradient_leads_with_the_wrong_gradient():
     assert report.backprop.first_mismatch == "dW1"
     assert report.verdict().startswith("The gradient is wrong: ")
     assert "dW1 (section 6)" in " ".join(report.verdict().split())
+
+
+def test_ng_l_layer_form_is_diagnosed_too():
+    params = ng_deep.initialize_parameters_deep([2, 5, 1])
+    calls = {"forward": ng_deep.L_model_forward, "backward": ng_deep.L_model_backward,
+             "cost": ng_deep.compute_cost, "update": ng_deep.update_parameters}
+    stable = diagnose(params, X_NG, Y_NG, epochs=40, learning_rate=0.1, **calls)
+    assert not stable.blew_up and stable.lr_times_lambda_max < 2 and stable.backprop.ok
+    blown = diagnose(params, X_NG, Y_NG, epochs=40, learning_rate=50.0, **calls)
+    assert blown.blew_up and blown.lr_times_lambda_max > 2
+    assert "ng_deep.py:" in blown.first_nonfinite.line
+    assert " in compute_cost: cost = " in blown.first_nonfinite.line
+    assert "lower_lr" in blown.cures
 
 
 # --- Nielsen's network.py ------------------------------------------------------------------------
