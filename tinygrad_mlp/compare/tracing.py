@@ -142,14 +142,17 @@ class Trace:
         return [c for c in self.calls if any(v is obj for v in c.arguments.values())]
 
 
-def trace(call: Callable[[], Any], modules: Collection[str] | None = None) -> Trace:
+def trace(call: Callable[[], Any], modules: Collection[str] | None = None,
+          returns: bool = False) -> Trace:
     """Run ``call()`` and record what your lines assign (see the module docstring).
 
     ``modules`` names the modules whose functions are followed (by default every module
-    that is not library code). An exception inside is caught and kept as ``error``; the
-    previous trace function (a debugger, coverage) is restored afterwards.
+    that is not library code). With ``returns``, what a ``return`` line hands back is
+    recorded too, as ``"the return value"`` (``return float(np.mean(d * d))`` assigns no
+    name, yet it may be where an inf is made). An exception inside is caught and kept as
+    ``error``; the previous trace function (a debugger, coverage) is restored afterwards.
     """
-    tracer = _Tracer(modules)
+    tracer = _Tracer(modules, returns)
     previous = sys.gettrace()
     sys.settrace(tracer.global_trace)
     try:
@@ -171,8 +174,9 @@ class _Frame:
 
 
 class _Tracer:
-    def __init__(self, modules: Collection[str] | None) -> None:
+    def __init__(self, modules: Collection[str] | None, returns: bool = False) -> None:
         self.modules = None if modules is None else set(modules)
+        self.returns = returns
         self.trace = Trace()
         self.frames: dict[int, _Frame] = {}
         self.stack: list[int] = []
@@ -205,6 +209,8 @@ class _Tracer:
             self.record(frame, state)
             state.line = frame.f_lineno
         if event == "return":
+            if self.returns and arg is not None:
+                self.record_return(frame, state, arg)
             del self.frames[id(frame)]
             if self.stack and self.stack[-1] == state.index:
                 self.stack.pop()
@@ -223,6 +229,14 @@ class _Tracer:
                     path, obj, snapshot, frame.f_code.co_name, frame.f_code.co_filename, line,
                     source, state.index, changed))
         state.seen = now
+
+    def record_return(self, frame: FrameType, state: _Frame, value: Any) -> None:
+        line = frame.f_lineno
+        source = statement_text(frame.f_code.co_filename, line, frame.f_globals)
+        snapshot = value.copy() if isinstance(value, np.ndarray) else _plain(value)
+        self.trace.assignments.append(Assignment(
+            "the return value", value, snapshot, frame.f_code.co_name, frame.f_code.co_filename,
+            line, source, state.index))
 
 
 _STATEMENTS: dict[tuple[str, int], dict[int, int]] = {}
