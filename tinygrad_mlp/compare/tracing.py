@@ -27,11 +27,9 @@ first NaN or inf (:meth:`Trace.first`).
 from __future__ import annotations
 
 import ast
-import io
 import linecache
 import os
 import sys
-import tokenize
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
@@ -257,24 +255,7 @@ def statement_text(filename: str, line: int, module_globals: Any = None) -> str:
     if key not in _STATEMENTS:
         _STATEMENTS[key] = _statement_ends("".join(lines))
     last = _STATEMENTS[key].get(line, line)
-    return _without_comments(" ".join(text.strip() for text in lines[line - 1:last]
-                                      if text.strip()))
-
-
-def _without_comments(code: str) -> str:
-    """``code`` without its ``# ...`` comments (a ``#`` inside a string stays).
-
-    >>> _without_comments('x = "#1"  # the first')
-    'x = "#1"'
-    """
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(code).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return code
-    comments = [t for t in tokens if t.type == tokenize.COMMENT]
-    for t in reversed(comments):
-        code = code[:t.start[1]] + code[t.end[1]:]
-    return code.rstrip()
+    return " ".join(text.strip() for text in lines[line - 1:last] if text.strip())
 
 
 def _statement_ends(source: str) -> dict[int, int]:
