@@ -39,26 +39,28 @@ class Guess:
     cause: str
     words: str
     predicted: Any
+    via: Any = None
+    factor: float | None = None
 
 
 def factor_guesses(base: np.ndarray, m: int | None, lr: float | None = None) -> Iterator[Guess]:
     """The constant factors learners slip in: ``m`` and ``1/m``, -1, 2 and 1/2, ``1/lr``."""
     if m is not None and m > 1:
         yield Guess("factor_m", f"{m} = m times the right value: a missing 1/m (a sum over the "
-                    "examples where the mean belongs)", base * m)
+                    "examples where the mean belongs)", base * m, factor=m)
         yield Guess("factor_1_over_m", f"1/m = 1/{m} times the right value: an extra 1/m (the "
-                    "mean taken twice, or where a sum belongs)", base / m)
+                    "mean taken twice, or where a sum belongs)", base / m, factor=1 / m)
     yield Guess("sign", "the right value with the sign flipped (ŷ - y where y - ŷ belongs, or "
-                "the other way round, or += where -= belongs)", -base)
+                "the other way round, or += where -= belongs)", -base, factor=-1.0)
     yield Guess("factor_2", "twice the right value: a factor 2 too many (the derivative of "
-                "½(ŷ - y)² is ŷ - y)", 2.0 * base)
+                "½(ŷ - y)² is ŷ - y)", 2.0 * base, factor=2.0)
     yield Guess("factor_half", "half the right value: the factor 2 of the derivative of "
-                "(ŷ - y)² is missing", 0.5 * base)
+                "(ŷ - y)² is missing", 0.5 * base, factor=0.5)
     if lr is not None and lr not in (0.0, 1.0):
         yield Guess("no_learning_rate", f"1/learning_rate = {1 / lr:g} times the gradient: the "
-                    "step does not multiply by the learning rate", base / lr)
+                    "step does not multiply by the learning rate", base / lr, factor=1 / lr)
         yield Guess("learning_rate_twice", f"learning_rate = {lr:g} times the gradient: the "
-                    "learning rate is applied twice", base * lr)
+                    "learning rate is applied twice", base * lr, factor=lr)
 
 
 def axis_guesses(base: np.ndarray, shape: tuple[int, ...]) -> Iterator[Guess]:

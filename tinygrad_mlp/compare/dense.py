@@ -201,9 +201,14 @@ def delta_guesses(d: Dense, i: int, up_kind: str | None, up: np.ndarray | None
         dA = up
     else:
         dA = d.dAL
-    for cause, words, dZ in delta_options(layer, dA):
-        if cause is not None:
-            yield Guess(cause, words, dZ)
+    options = list(delta_options(layer, dA))
+    for cause, words, dZ in options[1:]:
+        yield Guess(cause, words, dZ)
+    if options and layer.elementwise and layer.activation.op is not None:
+        yield Guess("extra_activation_derivative", f"the right delta multiplied by the "
+                    f"derivative of {layer.activation.name} once more (a delta fused with its "
+                    "cost, like a - y for the cross-entropy, needs no g'(Z) factor)",
+                    layer.vjp(options[0][2]))
     if i == len(d.layers) - 1 and d.Y is not None and d.Y.shape == layer.A.shape:
         yield Guess("fused_delta", "A - Y: the output delta of a sigmoid with binary "
                     "cross-entropy (or a softmax with cross-entropy), which is right only "
@@ -230,12 +235,20 @@ def parameter_guesses(d: Dense, i: int, kind: str, up_kind: str | None, up: np.n
     layer = d.layers[i]
     if up is None:
         return
-    options = [(None, "", up)] if up_kind == "dZ" else list(delta_options(layer, up))
+    if up_kind == "dZ_next":
+        right = layer.vjp(d.layers[i + 1].W.T @ up)
+        options = [(None, "", right)] + [(g.cause, g.words, g.predicted)
+                                         for g in delta_guesses(d, i, "dZ", up)
+                                         if g.cause != "extra_activation_derivative"]
+    elif up_kind == "dZ":
+        options = [(None, "", up)]
+    else:
+        options = list(delta_options(layer, up))
     if not options or options[0][2] is None:
         return
     dZ = options[0][2]
     for cause, words, wrong in options[1:]:
-        yield Guess(cause, words, _gradient(d, layer, kind, wrong))
+        yield Guess(cause, words, _gradient(d, layer, kind, wrong), via=wrong)
     if kind == "db":
         for guess in axis_guesses(d.scale * dZ, shape):
             if guess.predicted.shape != layer.b.shape or shape != layer.b.shape:
@@ -267,6 +280,19 @@ def _name(layer: Layer) -> str:
     return "an unknown activation" if layer.activation is None else layer.activation.name
 
 
+def forward_guesses(d: Dense, i: int, key: str, shape: tuple[int, ...]) -> Iterator[Guess]:
+    """Slips in a forward pass your backprop repeats (Nielsen's ``zs``, ``activations``),
+    one example (the first column)."""
+    layer = d.layers[i]
+    k = shape[1] if len(shape) == 2 else 1
+    if key.startswith("zs"):
+        yield Guess("bias_missing", f"{d.name('W', i)} times the layer's input without the bias "
+                    "(the + b is missing)", (layer.W @ layer.A_prev)[:, :k])
+    else:
+        yield Guess("activation_not_applied", f"{d.name('Z', i)} itself: the activation of the "
+                    "layer is not applied", layer.Z[:, :k])
+
+
 def right_rule(d: Dense, kind: str, i: int, up_kind: str, up: np.ndarray) -> np.ndarray | None:
     """What the right rule makes of ``up`` (a ``dZ`` or ``dA``, per example): ``dZ_i``,
     ``dA_i`` (the input of layer ``i + 1``), ``dW_i`` or ``db_i``; None when it cannot be
@@ -287,6 +313,9 @@ def right_rule(d: Dense, kind: str, i: int, up_kind: str, up: np.ndarray) -> np.
             return layer.vjp(d.layers[i + 1].W.T @ up)
         return None
     if kind in ("dW", "db"):
-        dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
+        if up_kind == "dZ_next":
+            dZ = layer.vjp(d.layers[i + 1].W.T @ up)
+        else:
+            dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
         return None if dZ is None else _gradient(d, layer, kind, dZ)
     return None

@@ -42,7 +42,7 @@ from .network import (
     tensor_result,
 )
 from .reference import Piece, Reference, Surrogate, run_on_tensors
-from .stages import Quantity
+from .stages import Quantity, raised
 from .tracing import Trace, trace
 
 EXPECTED = """Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)
@@ -235,9 +235,36 @@ class NielsenNetwork(UserNetwork):
         ``update_mini_batch`` when there is one."""
         per_example, recorded = self.traced(X, Y)
         eta = DEFAULT_ETA[self.convention]
-        step = self.step(X, Y, eta) if callable(getattr(self._net, "update_mini_batch", None)) \
-            else None
-        return self.quantities(per_example, recorded, ref, step, eta), self.dense(X, Y, ref)
+        step, failed = None, None
+        if callable(getattr(self._net, "update_mini_batch", None)):
+            try:
+                step = self.step(X, Y, eta)
+            except Exception as exc:
+                failed = raised("update_mini_batch", exc)
+        dense = self.dense(X, Y, ref)
+        quantities = self.forward_quantities(recorded, dense)
+        quantities += self.quantities(per_example, recorded, ref, step, eta)
+        return quantities + ([failed] if failed else []), dense
+
+    def forward_quantities(self, recorded: Trace | None, dense: Dense | None) -> list[Quantity]:
+        """The forward pass your ``backprop`` repeats (its ``zs`` and ``activations`` lists,
+        for the first example) against ``feedforward``'s: a slip there makes every delta
+        wrong, and is reported there."""
+        if recorded is None or dense is None:
+            return []
+        out = []
+        for name, shift in (("zs", 0), ("activations", 1)):
+            values = next((a.value for a in reversed(recorded.assignments)
+                           if a.name == name and a.call == 0), None)
+            if not isinstance(values, list) or len(values) < self.L + shift:
+                continue
+            for i in range(self.L):
+                layer = dense.layers[i]
+                reference = (layer.Z if name == "zs" else layer.A)[:, :1]
+                out.append(Quantity(f"{name}[{i + shift}]", "forward", i, values[i + shift],
+                                    reference, origin=recorded.origin(values[i + shift]),
+                                    label="the forward pass inside backprop"))
+        return sorted(out, key=lambda q: (q.layer, q.key.startswith("activations")))
 
     def pieces(self, X: np.ndarray, Y: np.ndarray) -> list[Piece]:
         leaves = self.params_as_tensors()

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.autograd import grad
+from ..engine.backward import inputs_of, topological_order
 from ..engine.tensor import Tensor
 from .differences import entry_slopes
 from .network import NotDifferentiable
@@ -171,6 +172,22 @@ def _sample(rng: np.random.Generator, size: int) -> np.ndarray:
     if size <= FD_ENTRIES:
         return np.arange(size)
     return np.sort(rng.choice(size, FD_ENTRIES, replace=False))
+
+
+def made_from(root: Tensor, leaf: Tensor, op: str | None = None) -> Tensor | None:
+    """The first Tensor of ``root``'s graph computed directly from ``leaf`` (by the operation
+    named ``op``, when given): the ``Z = W @ A + b`` that adds a bias ``b``, say.
+
+    >>> import tinygrad_mlp as tg
+    >>> b = tg.tensor([1.0], requires_grad=True)
+    >>> z = b + 2.0
+    >>> made_from((z * 3.0).sum(), b) is z
+    True
+    """
+    for t in topological_order([root]):
+        if any(p is leaf for p in inputs_of(t)) and (op is None or t.grad_fn.name == op):
+            return t
+    return None
 
 
 def run_on_tensors(call: Callable[[], Any], what: str) -> Any:

@@ -129,10 +129,12 @@ def _verdict(r: Row) -> str:
         return "ok"
     if r.status == "wrong":
         c = r.comparison
+        if c is None:
+            return f"WRONG: {r.note}"
         if c is not None and c.error is not None:
             return f"WRONG: {c.error}"[:33]
         if c is not None and c.factor is not None:
-            return f"WRONG: {format_number(c.factor / (q.scales[0]), 4)} x the reference"
+            return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"
     if r.status == "follows":
         return f"wrong, follows from {q.parent}"
@@ -142,7 +144,7 @@ def _verdict(r: Row) -> str:
 
 
 def _finding_words(f: Cause) -> str:
-    if f.cause == "unknown":
+    if f.cause in ("unknown", "raised"):
         return f.words
     return f"Likely cause: {f.words.rstrip('.')}."
 
@@ -150,7 +152,8 @@ def _finding_words(f: Cause) -> str:
 def _finding_text(f: Cause) -> str:
     lines = []
     if f.also:
-        lines.append(f"  (the same line also makes {', '.join(f.also)} wrong)")
+        same = "line" if f.origin is not None and not f.cause.startswith("factor") else "factor"
+        lines.append(f"  (the same {same} makes {', '.join(f.also)} wrong too)")
     if f.origin is not None:
         lines.append(f"  computed at {f.origin.describe()}")
     lines.append(wrap(_finding_words(f), "  ", "  "))

@@ -8,8 +8,9 @@ a local dict or list (``grads['dW1']``), an attribute of one of your objects
 (``dZ[Z <= 0] = 0``, ``self.W[0] -= ...``) are recorded too, at the line that changed them.
 
 The checker uses it to point at the line that computed the first wrong quantity
-(:meth:`Trace.origin`: the last line that made or changed that very object) and the
-diagnosis to find the line that made the first NaN or inf (:meth:`Trace.first`).
+(:meth:`Trace.origin`: the line that made that very object; :meth:`Trace.find`: the
+first line whose value equals a given one) and the diagnosis to find the line that made the
+first NaN or inf (:meth:`Trace.first`).
 
 >>> import numpy as np
 >>> def backward(dA, Z):
@@ -18,13 +19,14 @@ diagnosis to find the line that made the first NaN or inf (:meth:`Trace.first`).
 ...     return dZ
 >>> t = trace(lambda: backward(np.ones(3), np.array([-1.0, 0.5, 2.0])), modules={__name__})
 >>> print(t.origin(t.result).describe())
-<doctest ...>:3 in backward: dZ[Z <= 0] = 0
->>> [a.name for a in t.assignments]
-['dZ', 'dZ']
+<doctest ...>:2 in backward: dZ = np.array(dA, copy=True)
+>>> [a.describe().split(": ")[1] for a in t.changes(t.result)]
+['dZ[Z <= 0] = 0']
 """
 
 from __future__ import annotations
 
+import ast
 import linecache
 import os
 import sys
@@ -45,7 +47,7 @@ MAX_DEPTH = 3
 MAX_ITEMS = 64
 
 
-@dataclass
+@dataclass(eq=False)
 class Assignment:
     """One effect of one line: ``name`` (as you would write it: ``dZ1``, ``grads['dW1']``,
     ``self.W[0]``) got ``value`` — a new object, or (``changed``) the same object changed in
@@ -67,7 +69,7 @@ class Assignment:
                 f"{self.source}")
 
 
-@dataclass
+@dataclass(eq=False)
 class Call:
     """One call of one of your functions: its ``arguments`` as they came in, and the index
     of the call it was made from (None at the top)."""
@@ -90,13 +92,35 @@ class Trace:
     calls: list[Call] = field(default_factory=list)
 
     def origin(self, obj: Any) -> Assignment | None:
-        """The last line that made ``obj`` (this very object) or changed it in place; None
-        when none of your lines did (it came from outside the traced call)."""
-        made = None
+        """The line that made ``obj`` (this very object); for an object made outside the
+        traced call, the last line that changed it in place; None when none of your lines
+        did either."""
+        changed = None
         for a in self.assignments:
-            if a.value is obj and (made is None or a.changed):
-                made = a
-        return made
+            if a.value is obj:
+                if not a.changed:
+                    return a
+                changed = a
+        return changed
+
+    def changes(self, obj: Any) -> list[Assignment]:
+        """The lines that changed ``obj`` in place after it was made, in order."""
+        return [a for a in self.assignments if a.value is obj and a.changed]
+
+    def find(self, value: Any, rtol: float = 1e-9) -> Assignment | None:
+        """The first line whose value equals ``value`` (an array, to ``rtol``), or its
+        transpose: where a value somebody computed first appeared in your code."""
+        target = np.asarray(value, dtype=np.float64)
+        scale = float(np.max(np.abs(target), initial=0.0))
+        for a in self.assignments:
+            snap = a.snapshot
+            if not isinstance(snap, np.ndarray) or snap.dtype.kind not in "fc":
+                continue
+            for candidate in (snap, snap.T):
+                if candidate.shape == target.shape and np.all(np.isfinite(candidate)) and (
+                        np.max(np.abs(candidate - target), initial=0.0) <= rtol * scale + 1e-12):
+                    return a
+        return None
 
     def named(self, name: str) -> list[Assignment]:
         """Every assignment to ``name``, in order."""
@@ -181,7 +205,7 @@ class _Tracer:
 
     def record(self, frame: FrameType, state: _Frame) -> None:
         line = state.line
-        source = linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+        source = statement_text(frame.f_code.co_filename, line, frame.f_globals)
         now = {}
         for name, value in list(frame.f_locals.items()):
             old = state.seen.get(name)
@@ -192,6 +216,45 @@ class _Tracer:
                     path, obj, snapshot, frame.f_code.co_name, frame.f_code.co_filename, line,
                     source, state.index, changed))
         state.seen = now
+
+
+_STATEMENTS: dict[tuple[str, int], dict[int, int]] = {}
+
+
+def statement_text(filename: str, line: int, module_globals: Any = None) -> str:
+    """The source of the statement that starts at ``line``, on one line even when it spans
+    several (``self.weights = [w - eta * nw for w, nw in ...]``); a block statement (``for``,
+    ``if``, ``def``) by its header only.
+
+    >>> statement_text("<none>", 1)
+    ''
+    """
+    lines = linecache.getlines(filename, module_globals)
+    if not 0 < line <= len(lines):
+        return ""
+    key = (filename, len(lines))
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _statement_ends("".join(lines))
+    last = _STATEMENTS[key].get(line, line)
+    return " ".join(text.strip() for text in lines[line - 1:last] if text.strip())
+
+
+def _statement_ends(source: str) -> dict[int, int]:
+    """First line -> last line of every statement (of a block's header)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    ends: dict[int, int] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt) or node.lineno in ends:
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.AST):
+            ends[node.lineno] = max(node.lineno, body[0].lineno - 1)
+        else:
+            ends[node.lineno] = node.end_lineno or node.lineno
+    return ends
 
 
 class _Print:
