@@ -47,6 +47,7 @@ from .activations import (
     Tanh,
     find_activation,
 )
+from .bridge import from_torch, to_torch
 from .layers import MLP, Dropout, Flatten, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import IncompatibleKeys, Module, ModuleList, Parameter, Sequential
@@ -56,6 +57,6 @@ __all__ = [
     "ACTIVATIONS", "ELU", "GELU", "MLP", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
     "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "LayerNorm",
     "LeakyReLU", "Linear", "MSELoss", "Module", "ModuleList", "Parameter", "ReLU",
-    "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "find_activation",
-    "functional", "init", "utils",
+    "Sequential", "Sigmoid", "Softmax", "Softplus", "Tanh", "find_activation", "from_torch",
+    "functional", "init", "to_torch", "utils",
 ]
