@@ -109,7 +109,7 @@ def test_bench_ops_smoke_reports_every_op():
 def test_profile_step_smoke_lists_where_the_time_goes():
     out = run("profile_step.py", "--smoke", "--top", "10")
     assert re.search(r"µs per step: [\d.]+ without the profiler, [\d.]+ with it", out), out
-    row = r"^  tinygrad_mlp/engine/autograd\.py +[\d.]+ +[\d.]+% +[\d.]+$"
+    row = r"^  tinygrad_mlp/engine/function\.py +[\d.]+ +[\d.]+% +[\d.]+$"
     assert re.search(row, out, re.MULTILINE)
     for title in ("own time (tottime)", "cumulative time (cumtime)"):
         section = out.split(f"functions by {title}, per step:")[1]

@@ -14,6 +14,7 @@ from tinygrad_mlp import manual, nn
 from tinygrad_mlp.convert import to_mlp
 from tinygrad_mlp.data import Standardize
 from tinygrad_mlp.diagnose import diagnose, hessian_lambda_max, posted_setup
+from tinygrad_mlp.diagnose.cures import regression_targets
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +183,7 @@ def test_class_labels_are_not_standardized_and_a_cure_must_be_a_valid_loss():
     (np.array([0.5, -1.0, 2.0]), 1, True),
 ])
 def test_which_targets_are_standardized(y, outputs, regression):
-    assert diagnose_module._regression_targets(y, outputs) is regression
+    assert regression_targets(y, outputs) is regression
 
 
 def test_lambda_max_with_confident_outputs_and_an_unknown_loss():
@@ -338,8 +339,8 @@ def test_demo_as_the_cli_calls_it_and_doctests():
     with pytest.raises(ValueError, match="posted"):
         diagnose_module.demo(network="mine")
     # The doctests include demo() on the posted network.
-    result = doctest.testmod(diagnose_module, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0
+    result = doctest.testmod(diagnose_module.diagnosis, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 5
 
 
 # --- the example -------------------------------------------------------------------------------

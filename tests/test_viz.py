@@ -101,6 +101,9 @@ def recorded(*roots: tg.Tensor) -> tuple[int, int, int]:
         if id(obj) in ops:
             continue
         ops[id(obj)] = obj
+        if getattr(obj, "classes", None) is not None:  # cross-entropy's class indices: drawn
+            leaves[id(obj.classes)] = obj.classes
+            edges += 1
         for parent in obj.parents:
             edges += 1
             if isinstance(parent, tg.Tensor) and parent.grad_fn is not None:
@@ -637,3 +640,63 @@ def test_the_fused_losses_label_their_two_arrows():
         labels = {attrs for _, _, attrs in parsed.edges}
         for role in roles:
             assert any(f"label={role}" in text for text in labels), (role, labels)
+
+
+# -- targets, freed values, huge gradients ---------------------------------------------------------
+
+
+def test_targets_are_drawn_and_called_targets():
+    """Cross-entropy keeps class indices as a setting, not an input: they are drawn all the
+    same, as the target; the MSE target is a target too, not "input" like x."""
+    logits = tg.tensor([[1.0, 2.0, 0.5], [0.1, 0.2, 0.3]], requires_grad=True)
+    loss = nn.CrossEntropyLoss()(logits, np.array([2, 0]))
+    parsed = check_counts(viz.draw_graph(loss), loss)
+    (target,) = parsed.with_text("<B>target</B>")
+    assert "(2,) int64" in parsed.nodes[target]
+    assert parsed.attr(target, "fillcolor") == viz.labels.STYLE["target"][0]
+    (ce,) = parsed.with_text("<B>cross_entropy</B>")
+    assert (target, ce, "label=target") in parsed.edges
+    assert "target" in parsed.attr(target, "tooltip")
+
+    model, mse = mlp_loss()
+    parsed = Parsed(viz.draw_graph(mse, params=model))
+    (target,) = parsed.with_text("<B>target</B>")
+    assert parsed.attr(target, "fillcolor") == viz.labels.STYLE["target"][0]
+    (x_id,) = parsed.with_text("<B>x</B>")
+    assert parsed.attr(x_id, "fillcolor") == viz.labels.STYLE["input"][0]
+    assert '"#1f2937">target</FONT></TD>' in viz.draw_graph(mse).source  # in the legend
+
+
+def test_values_freed_by_backward_are_explained_in_the_picture():
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    h = x.tanh()
+    loss = (h * h).sum()
+    loss.backward(retain_graph=True)
+    kept = viz.draw_graph(loss, show_values=True).source
+    assert "freed" not in kept
+    assert f"data {viz.labels.entries(np.tanh(np.array([1.0, -2.0], np.float32)))}" in kept
+    loss.backward()
+    freed = viz.draw_graph(loss, show_values=True).source
+    assert "backward() freed the values" in freed and "retain_graph=True" in freed
+    assert "freed" not in viz.draw_graph(loss).source  # values not asked for: no note
+
+
+def test_huge_gradients_show_their_norm_not_an_overflow():
+    """Squares of 1e160 overflow float64: the norm is found without them."""
+    w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    w.name = "w"
+    loss = (w * 1e160).sum()
+    loss.backward()
+    parsed = Parsed(viz.draw_graph(loss))
+    (leaf,) = parsed.with_text("<B>w</B>")
+    shown = float(re.search(r"gradient norm = (\S+)", parsed.attr(leaf, "tooltip")).group(1))
+    assert shown == pytest.approx(np.sqrt(2.0) * 1e160, rel=1e-12)
+    assert "grad norm 1.414e+160" in parsed.nodes[leaf]
+
+
+def test_minus_inf_is_named_as_such():
+    x = tg.tensor([0.0, 1.0], requires_grad=True)
+    with np.errstate(divide="ignore"):
+        y = x.log()
+    source = viz.draw_graph(y.sum()).source
+    assert "value has -inf" in source

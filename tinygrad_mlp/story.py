@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from . import manual
+from . import manual, nn, viz
 from .compare import check_backprop
-from .convert import train_side_by_side
+from .convert import to_mlp, train_side_by_side
 from .data import Standardize, load_diabetes, train_test_split
 from .diagnose import diagnose, posted_setup
+from .engine.tensor import Tensor
 from .plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 from .text import wrap
 
@@ -76,8 +77,6 @@ def _graph(out: Path, anomaly: Any) -> list[Path]:
     """The engine's graph around the first non-finite operation, that node marked."""
     if anomaly is None:
         return []
-    from . import viz
-
     dot = viz.draw_anomaly(anomaly, title="the first operation to overflow (posted network)")
     written = [out / "first_nonfinite_graph.dot"]
     written[0].write_text(dot.source)
@@ -89,17 +88,9 @@ def _graph(out: Path, anomaly: Any) -> list[Path]:
     return written
 
 
-def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, Any]:
-    """Tell the story; return the numbers (for tests) and write pictures to ``out_dir``.
-
-    >>> result = run(None, quiet=True)  # doctest: +SKIP
-    >>> result["first_nan_epoch"] is not None  # doctest: +SKIP
-    True
-    """
-    out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-
+def _posted(quiet: bool) -> tuple[list[float], int | None, int | None]:
+    """Part 1: the posted network as posted; its losses and the epochs of the first inf and
+    NaN."""
     _say("1. The posted network on raw diabetes features", quiet)
     _say("   10 raw features (age in years, BMI, blood pressure, serum levels in their own "
          "units), ReLU layers of 16 and 8 units, learning rate 0.01, and an update that sums "
@@ -118,7 +109,11 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     if first_nan is not None:
         _say(f"   epoch {first_nan:>3}: loss {posted[first_nan]}   <- what the student saw",
              quiet)
+    return posted, first_inf, first_nan
 
+
+def _diagnosis(out: Path | None, quiet: bool) -> Any:
+    """Part 2: what diagnose and check_backprop say; returns the diagnosis report."""
     _say("", quiet)
     _say("2. What went wrong (tinygrad_mlp.diagnose)", quiet)
     net, X, y = posted_setup()
@@ -139,9 +134,15 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     if out is not None:
         (out / "diagnosis.txt").write_text(str(report))
         _say(f"   (full report: {out / 'diagnosis.txt'})", quiet)
+    return report
 
+
+def _fixed(quiet: bool) -> dict[str, Any]:
+    """Part 3: the fixed network and the autograd MLP from the posted weights, side by side;
+    returns the run, the RMSEs and var(y) (the MSE's unit back to the original one)."""
     _say("", quiet)
     _say("3. The fixed network and the autograd MLP, side by side", quiet)
+    net, X, y = posted_setup()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, seed=0)
     x_scaler, y_scaler = Standardize().fit(X_train), Standardize().fit(y_train)
     Xs, ys = x_scaler.transform(X_train), y_scaler.transform(y_train)
@@ -162,28 +163,67 @@ def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, An
     _say(f"   After {EPOCHS_FIXED} steps the two agree to {max(run.max_weight_diff):.1e} "
          f"(relative); RMSE train {train_rmse:.1f}, test {test_rmse:.1f} "
          f"(y ranges 25-346, std {np.sqrt(var_y):.0f}).", quiet)
+    return {"side_by_side": run, "train_rmse": train_rmse, "test_rmse": test_rmse,
+            "var_y": var_y}
 
-    written: list[Path] = []
+
+def _pictures(out: Path, posted: list[float], fixed: dict[str, Any], report: Any,
+              first_inf: int | None, quiet: bool) -> list[Path]:
+    """Part 4: the curves, the graph of the first non-finite operation and the stepper of the
+    first non-finite step."""
+    run, var_y = fixed["side_by_side"], fixed["var_y"]
+    posted_curve = [float(v) for v in posted]
+    fixed_curve = [v * var_y for v in run.manual_losses]
+    mlp_curve = [v * var_y for v in run.mlp_losses]
+    written = _plots(out, posted_curve, fixed_curve, mlp_curve, report.history,
+                     report.layer_labels)
+    if not have_matplotlib():
+        _say("   (" + MATPLOTLIB_MISSING + ")", quiet)
+    written += _graph(out, report.anomaly)
+    written += _stepper(out, first_inf)
+    if written:
+        _say("", quiet)
+        _say("4. Pictures: " + ", ".join(str(p) for p in written), quiet)
+    return written
+
+
+def _stepper(out: Path, first_inf: int | None) -> list[Path]:
+    """The stepper of the posted network's first step whose loss is not finite: its weights
+    after ``first_inf`` epochs, in the engine (the same forward pass, and the loss
+    Σ (ŷ - y)² whose gradient is the per-example sum that the posted update takes)."""
+    if first_inf is None:
+        return []
+    net, X, y = posted_setup()
+    with np.errstate(all="ignore"):
+        net.W, _ = net.train(X, y, first_inf)
+        model = to_mlp(net)
+        loss = nn.MSELoss(reduction="sum")(model(Tensor(X)), Tensor(y))
+        page = viz.stepper(loss, params=model, title=f"the posted network's step {first_inf}, "
+                           "the first whose loss is not finite")
+    return [page.save(out / "first_nonfinite_stepper.html")]
+
+
+def run(out_dir: str | Path | None = "out", quiet: bool = False) -> dict[str, Any]:
+    """Tell the story; return the numbers (for tests) and write pictures to ``out_dir``.
+
+    >>> result = run(None, quiet=True)  # doctest: +SKIP
+    >>> result["first_nan_epoch"] is not None  # doctest: +SKIP
+    True
+    """
+    out = Path(out_dir) if out_dir is not None else None
     if out is not None:
-        posted_curve = [float(v) for v in posted]
-        fixed_curve = [v * var_y for v in run.manual_losses]
-        mlp_curve = [v * var_y for v in run.mlp_losses]
-        written += _plots(out, posted_curve, fixed_curve, mlp_curve, report.history,
-                          report.layer_labels)
-        if not have_matplotlib():
-            _say("   (" + MATPLOTLIB_MISSING + ")", quiet)
-        written += _graph(out, report.anomaly)
-        if written:
-            _say("", quiet)
-            _say("4. Pictures: " + ", ".join(str(p) for p in written), quiet)
+        out.mkdir(parents=True, exist_ok=True)
+    posted, first_inf, first_nan = _posted(quiet)
+    report = _diagnosis(out, quiet)
+    fixed = _fixed(quiet)
+    written = [] if out is None else _pictures(out, posted, fixed, report, first_inf, quiet)
     return {
         "posted_losses": posted,
         "first_inf_epoch": first_inf,
         "first_nan_epoch": first_nan,
         "report": report,
-        "side_by_side": run,
-        "train_rmse": train_rmse,
-        "test_rmse": test_rmse,
+        "side_by_side": fixed["side_by_side"],
+        "train_rmse": fixed["train_rmse"],
+        "test_rmse": fixed["test_rmse"],
         "written": written,
     }
-

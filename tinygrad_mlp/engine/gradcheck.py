@@ -1,13 +1,24 @@
-"""``gradcheck``: analytic gradients against central finite differences, in float64."""
+"""``gradcheck``: analytic gradients against central finite differences, in float64.
+
+What it guarantees: every entry of every input that requires grad is checked against every
+output element; a non-finite gradient (NaN or inf, analytic or numerical) is a failure, never
+a pass (NaN compares False with everything, so it must be looked for); ``eps``, ``atol`` and
+``rtol`` are checked first (a zero or negative step would compare nothing). The finite
+differences are the engine's one routine, :func:`numerics.partial_derivatives`.
+"""
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from .autograd import no_grad, run_backward
+from .backward import run_backward
+from .modes import no_grad
+from .numerics import non_finite, partial_derivatives
 from .tensor import Tensor
 
 
@@ -19,6 +30,19 @@ def _outputs(fn: Callable, inputs: Sequence[Tensor]) -> list[Tensor]:
     out = fn(*inputs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     return [o if isinstance(o, Tensor) else Tensor(o, dtype=np.float64) for o in outs]
+
+
+def _check_settings(eps: Any, atol: Any, rtol: Any) -> None:
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            raise TypeError(f"gradcheck: {name} must be a real number, got {value!r}")
+        if not math.isfinite(value):
+            raise ValueError(f"gradcheck: {name} must be finite, got {value!r}")
+    if eps <= 0:
+        raise ValueError(f"gradcheck: eps must be positive (the finite-difference step), got {eps}")
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if value < 0:
+            raise ValueError(f"gradcheck: {name} must not be negative, got {value}")
 
 
 def gradcheck(
@@ -34,13 +58,17 @@ def gradcheck(
     Inputs that require grad are checked. Float inputs are copied to float64 first (float32
     is too coarse for finite differences); integer inputs (indices, class labels) are passed
     as they are. Returns True, or raises ``GradcheckError`` naming the worst entry (or
-    returns False with ``raise_exception=False``).
+    returns False with ``raise_exception=False``). A NaN or inf gradient, analytic or
+    numerical, always fails.
 
     >>> import tinygrad_mlp as tg
     >>> x = tg.tensor([0.5, -1.0], requires_grad=True)
     >>> tg.gradcheck(lambda t: (t.tanh() * t).sum(), [x])
     True
+    >>> tg.gradcheck(lambda t: t.log().sum(), [x], raise_exception=False)  # log(-1) is NaN
+    False
     """
+    _check_settings(eps, atol, rtol)
     given = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     xs = [_float64_copy(x) for x in given]
     checked = [i for i, x in enumerate(xs) if x.requires_grad]
@@ -50,7 +78,8 @@ def gradcheck(
     outs = _outputs(fn, xs)
     # One pair of forward passes per input entry gives that entry's column of every output's
     # Jacobian; differencing per output element too would cost outputs-times more passes.
-    numeric = {i: _numerical_jacobians(fn, xs, i, eps) for i in checked}
+    sizes = [o.numel() for o in outs]
+    numeric = {i: _numerical_jacobians(fn, xs, i, eps, sizes) for i in checked}
     worst = (0.0, "")
     for k, out in enumerate(outs):
         if not out.requires_grad:
@@ -63,23 +92,40 @@ def gradcheck(
                 x = xs[i]
                 a = analytic[slot]
                 a_flat = np.zeros(x.numel()) if a is None else np.asarray(a, np.float64).ravel()
-                for e in range(x.numel()):
-                    num = numeric[i][k][j, e]
-                    error = abs(a_flat[e] - num)
-                    allowed = atol + rtol * abs(num)
-                    if error > allowed and error / allowed > worst[0]:
-                        index = np.unravel_index(e, x.shape) if x.ndim else ()
-                        worst = (
-                            error / allowed,
-                            f"gradcheck: input {i} entry {tuple(map(int, index))}, output "
-                            f"{k} element {j}: analytic {a_flat[e]:.8g} vs numerical "
-                            f"{num:.8g} (abs error {error:.3g}, allowed {allowed:.3g})",
-                        )
+                row = numeric[i][k][j] if x.numel() else ()
+                for e, num in enumerate(row):
+                    score = _score(a_flat[e], num, atol, rtol)
+                    if score > max(worst[0], 1.0):
+                        worst = (score, _mismatch(x, i, e, k, j, a_flat[e], num, atol, rtol))
     if worst[0]:
         if raise_exception:
             raise GradcheckError(worst[1])
         return False
     return True
+
+
+def _score(analytic: float, numerical: float, atol: float, rtol: float) -> float:
+    """How far outside the tolerance an entry is (above 1 fails; non-finite is worst)."""
+    if non_finite(np.array([analytic, numerical])):
+        return math.inf
+    allowed = atol + rtol * abs(numerical)
+    error = abs(analytic - numerical)
+    if allowed == 0:
+        return math.inf if error else 0.0
+    return error / allowed
+
+
+def _mismatch(x: Tensor, i: int, e: int, k: int, j: int, analytic: float, numerical: float,
+              atol: float, rtol: float) -> str:
+    index = np.unravel_index(e, x.shape) if x.ndim else ()
+    where = f"gradcheck: input {i} entry {tuple(map(int, index))}, output {k} element {j}"
+    bad = non_finite(np.array([analytic, numerical]))
+    if bad:
+        return (f"{where}: analytic {analytic:.8g} vs numerical {numerical:.8g} ({bad} in a "
+                "gradient: a non-finite gradient never passes)")
+    error, allowed = abs(analytic - numerical), atol + rtol * abs(numerical)
+    return (f"{where}: analytic {analytic:.8g} vs numerical {numerical:.8g} "
+            f"(abs error {error:.3g}, allowed {allowed:.3g})")
 
 
 def _float64_copy(x: Any) -> Tensor:
@@ -92,23 +138,18 @@ def _float64_copy(x: Any) -> Tensor:
 
 
 def _numerical_jacobians(
-    fn: Callable, xs: list[Tensor], i: int, eps: float
+    fn: Callable, xs: list[Tensor], i: int, eps: float, sizes: list[int]
 ) -> list[np.ndarray]:
     """For each output, its (output elements, entries of input i) Jacobian by central
-    differences."""
-    x = xs[i]._data
-    columns: list[list[np.ndarray]] = []
-    for e in range(x.size):
-        original = x.flat[e]
-        try:
-            with no_grad():
-                x.flat[e] = original + eps
-                plus = [np.asarray(o._data, np.float64).ravel() for o in _outputs(fn, xs)]
-                x.flat[e] = original - eps
-                minus = [np.asarray(o._data, np.float64).ravel() for o in _outputs(fn, xs)]
-        finally:
-            x.flat[e] = original
-        columns.append([(p - m) / (2 * eps) for p, m in zip(plus, minus)])
-    if not columns:
-        return []  # an empty input: no entry will be looked up
-    return [np.stack([column[k] for column in columns], axis=1) for k in range(len(columns[0]))]
+    differences (the entries of input i are moved in place, one at a time, and restored)."""
+
+    def flat_outputs(_: np.ndarray) -> np.ndarray:
+        with no_grad():
+            outs = _outputs(fn, xs)
+        return np.concatenate([np.asarray(o._data, np.float64).ravel() for o in outs])
+
+    columns = partial_derivatives(flat_outputs, xs[i]._data, step=eps)  # (entries, outputs)
+    if columns.size == 0:
+        return [np.zeros((n, 0)) for n in sizes]  # an empty input: no entry is looked up
+    splits = np.cumsum(sizes)[:-1]
+    return [part.T for part in np.split(columns, splits, axis=1)]

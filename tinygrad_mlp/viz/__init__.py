@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from .draw import INSTALL_HINT, DotNotFoundError, Picture, draw_anomaly, draw_graph
 from .save import save_graph
+from .stepper import Stepper, stepper
 
-__all__ = ["INSTALL_HINT", "DotNotFoundError", "Picture", "draw_anomaly", "draw_graph",
-           "save_graph"]
+__all__ = ["INSTALL_HINT", "DotNotFoundError", "Picture", "Stepper", "draw_anomaly",
+           "draw_graph", "save_graph", "stepper"]

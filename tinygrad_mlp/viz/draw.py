@@ -25,6 +25,7 @@ from .graph import Node, choose_visible
 from .labels import (
     BAD_INK,
     FONT,
+    FREED_VALUES,
     INK,
     LEGEND_TEXT,
     MUTED,
@@ -193,7 +194,9 @@ def _draw(roots: list[Any], options: _Options, culprit: Function | None = None,
     if visible is not None:
         _add_placeholder(dot, scene.nodes, visible, options.max_nodes)
     _add_edges(dot, scene.nodes, visible)
-    _add_caption(dot, options.title, options.legend, used_kinds, options.grad_norm_threshold)
+    freed = options.show_values and any(n.freed and n.value is None for n in scene.nodes)
+    _add_caption(dot, options.title, options.legend, used_kinds, options.grad_norm_threshold,
+                 FREED_VALUES if freed else None)
     return dot
 
 
@@ -323,12 +326,15 @@ def _add_placeholder(dot: graphviz.Digraph, nodes: list[Node], visible: set[int]
 
 
 def _add_caption(dot: graphviz.Digraph, title: str | None, legend: bool, used: set[str],
-                 threshold: float | None) -> None:
-    """The title and a legend of the colours used, as the graph's own label (not boxes)."""
+                 threshold: float | None, note: str | None = None) -> None:
+    """The title, a note and a legend of the colours used, as the graph's own label."""
     rows = []
     if title:
         rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="12" COLOR="{INK}"><B>'
                     f"{esc(title)}</B></FONT></TD></TR>")
+    if note:
+        rows += [f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{MUTED}">{esc(line)}'
+                 "</FONT></TD></TR>" for line in wrap(note, 100)]
     if legend:
         cells = []
         for kind in (*STYLE, "first"):

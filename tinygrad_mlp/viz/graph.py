@@ -83,7 +83,7 @@ def inputs_of(obj: Any) -> Sequence[Any]:
     return getattr(obj, "parents", ()) if isinstance(obj, Function) else ()
 
 
-def _walk(roots: Sequence[Any]) -> list[Any]:
+def walk(roots: Sequence[Any]) -> list[Any]:
     """Every box reachable from ``roots``, each after all of its inputs (inputs first).
 
     Works on a live graph and on one freed by backward, with an explicit stack so depth does
@@ -114,12 +114,27 @@ def _walk(roots: Sequence[Any]) -> list[Any]:
 
 def collect(roots: Sequence[Any]) -> list[Node]:
     """The graph behind ``roots`` (Tensors, or Functions), as :class:`Node` s, inputs first,
-    with each node's value and gradient where the engine still holds them."""
-    nodes = [Node(obj, i) for i, obj in enumerate(_walk(roots))]
+    with each node's value and gradient where the engine still holds them.
+
+    A target that an operation keeps as a setting rather than an input (the class indices
+    of ``cross_entropy``) becomes a leaf of its own, drawn as the operation's last input:
+    it is part of what the loss was computed from.
+    """
+    objects: list[Any] = []
+    for obj in walk(roots):
+        classes = getattr(obj, "classes", None) if isinstance(obj, Function) else None
+        if classes is not None:
+            objects.append(Tensor(classes))
+        objects.append(obj)
+    nodes = [Node(obj, i) for i, obj in enumerate(objects)]
     by_id = {id(node.obj): node for node in nodes}
-    for node in nodes:
+    for i, node in enumerate(nodes):
         if node.is_op:
             _link(node, by_id)
+            if getattr(node.obj, "classes", None) is not None:
+                target = nodes[i - 1]
+                node.parents.append(target)
+                target.consumers.append(node)
         else:
             leaf = node.obj
             node.value = leaf._data
@@ -159,9 +174,20 @@ def _hold_output(node: Node, tensor: Tensor) -> None:
 
 
 def norm(array: np.ndarray) -> float:
-    """The 2-norm of all entries, in float64 (a float32 sum of squares overflows at norms
-    near 1e19, hiding the real size)."""
-    return float(np.linalg.norm(np.asarray(array, dtype=np.float64).ravel()))
+    """The 2-norm of all entries, in float64 and scaled by the largest entry, so that it is
+    inf only when an entry is (a plain sum of squares overflows at norms near 1e154 in
+    float64, 1e19 in float32, hiding the real size).
+
+    >>> norm(np.array([3e200, 4e200])) / 1e200
+    5.0
+    """
+    flat = np.asarray(array, dtype=np.float64).ravel()
+    with np.errstate(all="ignore"):
+        plain = float(np.linalg.norm(flat))
+        if np.isfinite(plain) or not np.isfinite(flat).all():
+            return plain
+        largest = float(np.max(np.abs(flat)))
+        return largest * float(np.linalg.norm(flat / largest))
 
 
 def find_trouble(nodes: list[Node]) -> tuple[Node | None, str]:

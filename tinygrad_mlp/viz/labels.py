@@ -37,6 +37,7 @@ STYLE = {
     "param": ("#dbeafe", "#2563eb"),
     "grad_input": ("#ede9fe", "#7c3aed"),
     "input": ("#fef3c7", "#d97706"),
+    "target": ("#dcfce7", "#16a34a"),
     "const": ("#ffffff", "#9ca3af"),
     "nan": ("#fee2e2", "#dc2626"),
     "large": ("#ffedd5", "#ea580c"),
@@ -46,11 +47,23 @@ LEGEND_TEXT = {
     "param": "parameter",
     "grad_input": "input (requires grad)",
     "input": "input data",
+    "target": "target",
     "const": "constant",
     "nan": "NaN / inf",
     "large": "large gradient",
     "first": "first NaN/inf",
 }
+
+# Why an operation's value is missing after backward(), in the pictures and the stepper.
+FREED_VALUES = (
+    "backward() freed the values of the operations (the graph keeps only its shape, the "
+    "leaves' values and the gradients); make the picture before backward(), or call "
+    "backward(retain_graph=True), to see them"
+)
+
+# What a leaf without a name is called in its box.
+KIND_TITLE = {"param": "parameter", "grad_input": "input (requires grad)", "input": "input",
+              "target": "target", "const": "constant"}
 
 # Operations whose inputs play different roles: the arrows into them are labelled, and the
 # formula is printed under the name, so that ``a - b`` is not confused with ``b - a``.
@@ -139,9 +152,7 @@ def node_label(node: Node, show_values: bool, threshold: float | None, mark: str
         if node.kind == "const":
             title = f"const {entries(leaf._data)}"
         else:
-            title = node.name or {
-                "param": "parameter", "grad_input": "input (requires grad)", "input": "input",
-            }[node.kind]
+            title = node.name or KIND_TITLE[node.kind]
         rows.append(row(esc(title), size=12, color=INK, bold=node.kind != "const"))
         rows.append(row(esc(shape_text(leaf))))
 
@@ -212,10 +223,8 @@ def tooltip(node: Node) -> str:
         if module is not None:
             parts.append(f"output of {type(module).__name__}")
     else:
-        described = {
-            "param": "parameter", "grad_input": "input that requires grad",
-            "input": "input data", "const": "constant",
-        }[node.kind]
+        described = {"grad_input": "input that requires grad", "input": "input data"}.get(
+            node.kind, KIND_TITLE[node.kind])
         parts = [f"{node.name + ': ' if node.name else ''}{described}, "
                  f"{shape_text(obj)}"]
     if node.norm is not None:

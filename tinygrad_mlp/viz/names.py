@@ -22,6 +22,7 @@ from typing import Any
 
 from ..engine.tensor import Tensor
 from .graph import Node
+from .labels import ROLES
 
 
 class Names:
@@ -186,10 +187,12 @@ def assign_names_and_clusters(nodes: list[Node], names: Names, use_clusters: boo
         elif local is not None:
             node.cluster, local_name = local
             node.name = node.name or local_name
-        if leaf._requires_grad:
+        if leaf.requires_grad:
             known = full is not None or local is not None
             node.kind = "param" if known or not names.of_tensor else "grad_input"
-        elif leaf._data.size == 1 and node.name is None:
+        elif is_target(node):
+            node.kind = "target"
+        elif leaf.data.size == 1 and node.name is None:
             node.kind = "const"
         else:
             node.kind = "input"
@@ -209,6 +212,16 @@ def assign_names_and_clusters(nodes: list[Node], names: Names, use_clusters: boo
                         break
     _pull_into_clusters(nodes, clusters)
     return clusters
+
+
+def is_target(node: Node) -> bool:
+    """A leaf that a loss takes as its target (the second input of ``mse_loss``, ...)."""
+    for consumer in node.consumers:
+        roles = ROLES.get(consumer.obj.name, ((), {}))[0]
+        for i, parent in enumerate(consumer.parents):
+            if parent is node and i < len(roles) and roles[i] == "target":
+                return True
+    return False
 
 
 def _pull_into_clusters(nodes: list[Node], clusters: Clusters) -> None:
