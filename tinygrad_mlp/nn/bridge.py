@@ -128,6 +128,8 @@ def to_torch(model: Module) -> Any:
         if name is None:
             raise _unsupported("to_torch", where, module)
         settings = _settings(name, module)
+        if settings.get("bias") is True:  # every layer's default; older PyTorch has no
+            del settings["bias"]           # BatchNorm1d(bias=...)
         if "dtype" in settings:
             settings["dtype"] = getattr(torch, settings["dtype"])
         return getattr(torch.nn, name)(**settings)
