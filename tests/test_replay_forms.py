@@ -255,7 +255,7 @@ def test_each_update_form_is_the_optimizers_step_bit_for_bit(name, dtype):
     opt, eager = make_optimizer(cls, groups, params), make_optimizer(cls, groups, twins)
     ws = Workspace(np.dtype(dtype), 1, [1])
     gradients = Gradients(shapes, orders, np.dtype(dtype))
-    write_updates(ws, opt, gradients, params)
+    write_updates(ws, opt, gradients, params, "return 'refused'")
     ws.emit("return True")
     replay = ws.function()
     for _ in range(3):
@@ -276,7 +276,7 @@ def test_an_update_form_returns_to_eager_when_its_pattern_changes():
     params = [tg.zeros(3, requires_grad=True)]
     opt = optim.SGD(params, lr=0.1)
     ws = Workspace(np.dtype(np.float32), 1, [1])
-    write_updates(ws, opt, Gradients([(3,)], ["C"], np.dtype(np.float32)), params)
+    write_updates(ws, opt, Gradients([(3,)], ["C"], np.dtype(np.float32)), params, "return 0")
     ws.emit("return True")
     replay = ws.function()
     assert replay(None, None) is True
@@ -366,3 +366,36 @@ def test_every_activation_of_the_table_replays_or_says_why_not(name):
     else:
         assert step.counts["eager"] == 3
         assert spec.module.__name__ in step.reason and "layer '1'" in step.reason
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, "overflow"])
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_an_update_with_a_non_finite_value_writes_nothing(name, bad):
+    """All or nothing, as the optimizer's own step: a NaN or inf gradient, or a step that
+    overflows, in the last parameter, and no parameter or state buffer is touched."""
+    cls, groups = SETTINGS[name]
+    rng = np.random.default_rng(7)
+    shapes = [(3, 2), (3,), (2, 3)]
+    params = [tg.tensor(values(rng, s, np.float32), requires_grad=True) for s in shapes]
+    opt = make_optimizer(cls, groups, params)
+    ws = Workspace(np.dtype(np.float32), 1, [1])
+    gradients = Gradients(shapes, ["C"] * 3, np.dtype(np.float32))
+    write_updates(ws, opt, gradients, params, "return 'refused'")
+    ws.emit("return True")
+    replay = ws.function()
+    for view in gradients.grad_views:
+        view[...] = values(rng, view.shape, np.float32)
+    assert replay(None, None) is True  # a good step first: there is state to keep
+    data = [p.data.copy() for p in params]
+    state = [copy.deepcopy(opt.state.get(p, {})) for p in params]
+    last = gradients.grad_views[-1]
+    last[0, 0] = 3e38 if bad == "overflow" else bad  # lr * g, or g * g, overflows float32
+    if bad == "overflow":
+        for group in opt.param_groups:
+            group["lr"] = 1e30 if cls is optim.SGD else group["lr"]
+    with np.errstate(all="ignore"):
+        assert replay(None, None) == "refused"
+    assert all(same(p.data, d) for p, d in zip(params, data))
+    for p, saved in zip(params, state):
+        assert opt.state.get(p, {}).keys() == saved.keys()
+        assert all(same(opt.state[p][k], saved[k]) for k in saved)

@@ -36,13 +36,15 @@ class Snapshot:
         self.state = copy.deepcopy({i: opt.state.get(p, {})
                                     for i, p in enumerate(model.parameters())})
 
-    def unchanged(self) -> bool:
+    def unchanged(self, grads: bool = True) -> bool:
+        """Values and state as they were (and, with ``grads``, each .grad too)."""
         params = list(self.model.parameters())
         return (
             all(same(p.data, d) for p, d in zip(params, self.data))
-            and all((p.grad is None and g is None) or (p.grad is not None and g is not None
-                                                      and same(p.grad.data, g))
-                    for p, g in zip(params, self.grads))
+            and (not grads or all(
+                (p.grad is None and g is None)
+                or (p.grad is not None and g is not None and same(p.grad.data, g))
+                for p, g in zip(params, self.grads)))
             and all(self.state[i].keys() == self.opt.state.get(p, {}).keys()
                     and all(same(v, self.opt.state[p][k]) for k, v in self.state[i].items())
                     for i, p in enumerate(params))
@@ -252,10 +254,16 @@ def step_both(twins: Twins, x: Any, y: Any) -> None:
             want = twins.eager(x, y)
     except Exception as error:  # any error: the compiled step must give the same
         before = Snapshot(twins.model, twins.opt)
-        with pytest.raises(type(error)) as got:
+        with pytest.raises(type(error)) as got, np.errstate(all="ignore"):
             twins.step(x, y)
         assert str(got.value) == str(error)
-        assert before.unchanged()
+        # Refused by the forward pass: nothing changed, .grad neither (the eager loop's
+        # zero_grad came first, so its .grad is gone). Refused by the optimizer's step:
+        # .grad holds this step's gradient, as the eager loop leaves it.
+        backward_ran = any(p.grad is not None for p in twins.eager_model.parameters())
+        assert before.unchanged(grads=not backward_ran)
+        if backward_ran:
+            twins.check()
         return
     with np.errstate(all="ignore"):
         got = twins.step(x, y)
@@ -279,3 +287,42 @@ def test_compile_matches_eager_under_a_changed_batch(loss, kind):
         step_both(twins, *changed())
         step_both(twins, x, y)
     assert twins.step.last == "replay"  # the usual batch is still replayed
+
+
+# ---------------------------------------------------------------------------------------------
+# A NaN or inf gradient: what the optimizer's own step does, with nothing changed if it refuses
+
+
+@pytest.mark.parametrize("opt", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("bad", ["NaN in x", "inf in x", "huge x", "huge lr"])
+def test_a_non_finite_gradient_meets_the_optimizers_own_rule(opt, bad):
+    twins = trained([2, 5, 2], nn.MSELoss(), opt)
+    x, y = base_batch([2, 5, 2], nn.MSELoss())
+    wrong = x.copy()
+    if bad == "huge lr":
+        for o in (twins.opt, twins.eager_opt):
+            o.param_groups[0]["lr"] = 3e38  # a step of a gradient over 1.2 overflows
+    else:
+        wrong[3, 1] = {"NaN in x": np.nan, "inf in x": np.inf, "huge x": 1e30}[bad]
+    for _ in range(2):  # the first time replayed (or recorded), then again
+        step_both(twins, wrong, y)
+    if bad == "huge lr":
+        for o in (twins.opt, twins.eager_opt):
+            o.param_groups[0]["lr"] = 0.01
+    step_both(twins, x, y)  # and training goes on from where it was
+
+
+@pytest.mark.parametrize("opt", ["momentum", "adamw"])
+def test_a_replayed_step_refuses_a_nan_gradient_as_the_optimizer_does(opt):
+    twins = trained([2, 5, 2], nn.MSELoss(), opt)
+    x, y = base_batch([2, 5, 2], nn.MSELoss())
+    x[0, 0] = np.nan
+    before = Snapshot(twins.model, twins.opt)
+    with pytest.raises(optim.NonFiniteGradient) as want, np.errstate(all="ignore"):
+        twins.eager(x, y)
+    with pytest.raises(optim.NonFiniteGradient) as got, np.errstate(all="ignore"):
+        twins.step(x, y)
+    assert str(got.value) == str(want.value) and "nothing was updated" in str(got.value)
+    assert got.value.index == want.value.index
+    assert before.unchanged(grads=False)  # weights and moments as they were
+    assert all(np.isnan(p.grad.data).any() for p in twins.model.parameters())

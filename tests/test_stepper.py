@@ -172,7 +172,7 @@ def test_after_backward_the_page_says_what_was_freed():
     assert tanh["value"] is None and tanh["grad"] is not None  # the gradient is still known
     assert node(page, "mul")["sends"] == []
     truth = 2 * (1 - np.tanh([1.0, -2.0]) ** 2)
-    shown = node(page, "parameter")["grad"]["entries"][0]
+    shown = node(page, "x")["grad"]["entries"][0]  # named after its variable
     assert all(close_to_digits(s, t) for s, t in zip(shown, truth))
     assert "freed" in page.html()
 
@@ -184,7 +184,7 @@ def test_nan_and_inf_are_marked_and_named():
         page = viz.stepper(loss)
     log = node(page, "log")
     assert log["value"]["bad"] == "-inf" and log["first"] == "first NaN/inf"
-    assert node(page, "parameter")["grad"]["bad"] == "inf"  # 1/0
+    assert node(page, "x")["grad"]["bad"] == "inf"  # 1/0
 
 
 def test_large_tensors_show_shape_norm_range_and_a_heat_map():

@@ -200,6 +200,9 @@ class _InterruptDeferral:
 
 
 _DEFERRAL = _InterruptDeferral()
+# The same deferral under a public name, for code that writes a step of its own: the
+# compiled step (tinygrad_mlp.replay) sets ``committing`` around its writes as _commit does.
+INTERRUPTS = _DEFERRAL
 
 class _Writes:
     """What a step will write, gathered while nothing is written yet: new state entries,

@@ -55,10 +55,32 @@ class Arena:
 class Gradients:
     """The gradients of some parameters and two temporaries of their update, three arenas
     of one layout; each view in the memory order given for its parameter (``"C"`` or
-    ``"F"``: a gradient in the layout the eager rule gives it)."""
+    ``"F"``: a gradient in the layout the eager rule gives it).
+
+    ``pair(key)`` gives two more arenas for one buffer of the optimizer's state
+    (``"exp_avg"``, say): a step writes its new values into one of them while the state
+    still holds the old ones, and hands them over only when the whole step is known to be
+    good; the next step writes into the other.
+    """
 
     def __init__(self, shapes: list[tuple[int, ...]], orders: list[str], dtype: np.dtype):
+        self.shapes, self.orders, self.dtype = shapes, orders, dtype
         self.grads, self.temp, self.temp2 = (Arena(shapes, dtype) for _ in range(3))
-        self.grad_views = [self.grads.view(i, o) for i, o in enumerate(orders)]
-        self.temp_views = [self.temp.view(i, o) for i, o in enumerate(orders)]
-        self.temp2_views = [self.temp2.view(i, o) for i, o in enumerate(orders)]
+        self.grad_views = self._views(self.grads)
+        self.temp_views = self._views(self.temp)
+        self.temp2_views = self._views(self.temp2)
+        self.pairs: dict[str, tuple[Arena, Arena]] = {}
+
+    def _views(self, arena: Arena) -> list[np.ndarray]:
+        return [arena.view(i, order) for i, order in enumerate(self.orders)]
+
+    def pair(self, key: str) -> tuple[Arena, Arena]:
+        """The two arenas for the state buffer ``key`` (made the first time)."""
+        if key not in self.pairs:
+            self.pairs[key] = (Arena(self.shapes, self.dtype), Arena(self.shapes, self.dtype))
+        return self.pairs[key]
+
+    def pair_views(self, key: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per parameter, its two views of ``pair(key)``."""
+        first, second = self.pair(key)
+        return list(zip(self._views(first), self._views(second)))

@@ -91,8 +91,10 @@ class Builder:
         g = self.a.loss_form.write(self.ws, out, self.y, self.a.reduction)
         self.backward(g)
         self._set_grads()
-        self._refuse_non_finite()
-        write_updates(self.ws, self.opt, self.gradients, self.trainable)
+        # A NaN or inf: the optimizer's own step decides, from the state as it was (it
+        # refuses one, changing nothing, as in an eager loop).
+        refuse = f"{self.ws.name('OPT', self.opt)}.step(); return asarray(loss)"
+        write_updates(self.ws, self.opt, self.gradients, self.trainable, refuse)
         self.ws.emit("return asarray(loss)")
         return self.ws.function(), self.ws.source()
 
@@ -167,13 +169,3 @@ class Builder:
             for p in params:
                 if id(p) not in trainable:
                     ws.emit(f"{ws.name('X', p)}._grad = None")
-
-    def _refuse_non_finite(self) -> None:
-        """A non-finite gradient: the optimizer's own step decides (it refuses one, changing
-        nothing). The sum of squares is finite when every gradient is, unless it overflows:
-        then the eager step, which gives what the replay would, runs too."""
-        ws = self.ws
-        flat = self.gradients.grads.flat
-        dot = ws.name("GRADS_DOT", flat.dot)  # the method: no dispatch of np.dot
-        ws.emit(f"if not isfinite({dot}({ws.name('GRADS', flat)})):  # a NaN or inf gradient")
-        ws.emit(f"    {ws.name('OPT', self.opt)}.step(); return asarray(loss)")

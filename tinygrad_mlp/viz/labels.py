@@ -188,9 +188,8 @@ def node_label(node: Node, show_values: bool, threshold: float | None, mark: str
     if message:
         for line in wrap(message, 48):
             rows.append(row(esc(line), size=9, color=BAD_INK))
-    where = getattr(obj, "where", None) if node.is_op else None
-    if where:
-        rows.append(row(esc(where_short(where)), size=8))
+    if node.line:
+        rows.append(row(esc(where_short(node.line)), size=8))
     return table(rows)
 
 
@@ -216,9 +215,12 @@ def tooltip(node: Node) -> str:
         parts = [f"{obj.name}: {shape_text(obj)}"]
         if node.out_name:
             parts[0] += f" (output named {node.out_name!r})"
-        where = getattr(obj, "where", None)
-        parts.append(f"created at {where}" if where else
-                     "creation line: unknown (build the graph under tg.detect_anomaly())")
+        if node.line:
+            parts.append(f"created at {node.line}")
+        elif getattr(obj, "where", None):
+            parts.append("created inside tinygrad_mlp, not by a line of your code")
+        else:
+            parts.append("creation line: unknown (build the graph under tg.detect_anomaly())")
         module = getattr(obj, "module", None)
         if module is not None:
             parts.append(f"output of {type(module).__name__}")

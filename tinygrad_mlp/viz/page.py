@@ -293,7 +293,7 @@ function label(s, cur) {
   return `step ${step} of ${total} · ${s.phase}${what}`;
 }
 
-function show(d, field) {
+function show(d, field, plain) {
   if (!d) return '<div class="disp missing">—</div>';
   let h = `<div class="disp" data-field="${field}">`;
   if (d.entries) {
@@ -302,7 +302,8 @@ function show(d, field) {
   } else if (d.norm !== undefined) {
     h += `<div class="stats">‖·‖ <span class="num" data-stat="norm">${esc(d.norm)}</span>` +
       ` · min <span class="num" data-stat="min">${esc(d.min)}</span>` +
-      ` · max <span class="num" data-stat="max">${esc(d.max)}</span></div>` + heat(d.heat);
+      ` · max <span class="num" data-stat="max">${esc(d.max)}</span></div>` +
+      (plain ? "" : heat(d.heat));
   }
   if (d.bad) h += `<div class="bad">holds ${esc(d.bad)}</div>`;
   return h + `<div class="shape">${esc(d.shape)}</div></div>`;
@@ -393,8 +394,10 @@ function intro() {
 
 function summary() {
   let h = "<h2>done</h2><p>The gradients that backward() leaves in .grad:</p>";
-  D.nodes.filter(n => !n.op && n.grad).forEach(n => {
-    h += `<h3>${esc(n.title)}</h3><div class="grad">${show(n.grad, "grad")}</div>`;
+  const leaves = D.nodes.filter(n => !n.op && n.grad);
+  leaves.forEach(n => {
+    h += `<h3>${esc(n.title)}</h3><div class="grad">${show(n.grad, "grad", leaves.length > 8)}` +
+      "</div>";
   });
   return h;
 }
