@@ -25,7 +25,6 @@ The package, each module importing only those above it:
 
 =============  ==============================================================================
 ``arguments``  ``UsageError`` and the one-line errors, the argument types, the output checks
-``sidefile``   the model's side file
 ``training``   the ``train`` and ``predict`` commands; loading datasets, CSV files and models
 ``graph``      the ``graph`` command
 ``userfile``   a user's .py file imported as it is, the network found in it, its batch
@@ -42,9 +41,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..modelfile import load_side as load_meta
+from ..modelfile import meta_path
+from ..modelfile import save_side as save_meta
 from .arguments import UsageError, one_line
 from .parser import build_parser
-from .sidefile import load_meta, meta_path, save_meta
 
 __all__ = ["UsageError", "build_parser", "load_meta", "main", "meta_path", "save_meta"]
 

@@ -175,7 +175,7 @@ def check_output_file(given: str | os.PathLike[str], option: str) -> Path:
     >>> folder = tempfile.mkdtemp()
     >>> check_output_file(folder, "--save")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    tinygrad_mlp.cli.arguments.UsageError: --save ...: it is a folder; give a file name inside it, such as .../model.npz
+    tinygrad_mlp.cli.arguments.UsageError: --save ...: it is a folder; give a file name ...
     """
     text = os.fspath(given)
     path = Path(text)
@@ -240,7 +240,7 @@ def check_fits_in_memory(layer_sizes: Sequence[int], option: str, batch: int = 1
     >>> check_fits_in_memory([2, 32, 2], "--hidden")
     >>> check_fits_in_memory([2, 10**10, 2], "--hidden")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    tinygrad_mlp.cli.arguments.UsageError: --hidden: an MLP of [2, 10000000000, 2] has 5e+10 weights, ...
+    tinygrad_mlp.cli.arguments.UsageError: --hidden: an MLP of [2, 10000000000, 2] has 5e+10 ...
     """
     weights = sum((a + 1) * b for a, b in itertools.pairwise(layer_sizes))
     needed = weights * BYTES_PER_WEIGHT + batch * sum(layer_sizes) * 4 * 3

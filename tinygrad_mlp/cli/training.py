@@ -19,11 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from .. import data, nn
+from .. import data, modelfile, nn
 from ..engine.autograd import no_grad
-from ..engine.tensor import manual_seed
+from ..modelfile import meta_path
 from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
-from ..train import TrainingDiverged, fit
+from ..train import (
+    LOSSES,
+    OPTIMIZERS,
+    TrainingDiverged,
+    TrainingPlan,
+    load_training_csv,
+    plan_training,
+)
 from .arguments import (
     UsageError,
     check_fits_in_memory,
@@ -32,14 +39,9 @@ from .arguments import (
     make_parent,
     one_line,
 )
-from .sidefile import load_meta, meta_path, save_meta
 
-__all__ = ["DEFAULT_LR", "LOSSES", "OPTIMIZERS", "load_csv", "load_model", "run_predict",
+__all__ = ["LOSSES", "OPTIMIZERS", "linear_sizes", "load_csv", "load_model", "run_predict",
            "run_train"]
-
-LOSSES = ("cross_entropy", "bce", "mse")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-DEFAULT_LR = {"adam": 0.01, "adamw": 0.01, "sgd": 0.1}
 
 
 # -- loading, with errors turned into one line ---------------------------------------------------
@@ -54,27 +56,16 @@ def load_dataset(name: str) -> data.Dataset:
 
 
 def load_csv(path: str, target: str, task: str | None) -> data.Dataset:
-    """A CSV file as the training data; text labels are taken as classes."""
+    """A CSV file as training data (``train.load_training_csv``: text labels are classes)."""
     try:
-        return data.load_csv(path, target=target, task=task)
+        return load_training_csv(path, target=target, task=task)
     except FileNotFoundError:
         raise UsageError(f"no CSV file at '{path}'") from None
     except IsADirectoryError:
         raise UsageError(f"'{path}' is a directory, not a CSV file") from None
     except (OSError, ValueError) as error:
         message = one_line(error).replace("task='classification'", "--task classification")
-        first = UsageError(message)
-    if task is None:
-        # Text labels ("setosa") make the inferred task fail; read as classes they load,
-        # unless there are so many that a stray word in a numeric column is more likely.
-        try:
-            ds = data.load_csv(path, target=target, task="classification")
-        except (OSError, ValueError):
-            pass
-        else:
-            if (ds.n_classes or 0) <= 20:
-                return ds
-    raise first
+        raise UsageError(message) from None
 
 
 def load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
@@ -84,14 +75,9 @@ def load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
         raise UsageError(f"'{path}' is a model's side file (its preprocessing), not the model; "
                          f"give the model file beside it, {Path(path).with_name(model)}")
     try:
-        model = nn.Module.load(path)
+        return modelfile.load(path)
     except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
         raise UsageError(one_line(error)) from None
-    try:
-        meta = load_meta(path)
-    except ValueError as error:
-        raise UsageError(one_line(error)) from None
-    return model, meta
 
 
 def linear_sizes(model: Any, path: str, what: str) -> tuple[int, int]:
@@ -122,86 +108,15 @@ def resolve_data(args: argparse.Namespace) -> tuple[data.Dataset, str]:
     return load_dataset(name), name
 
 
-def _choose_loss(args: argparse.Namespace, ds: data.Dataset) -> str:
-    classify = ds.task == "classification"
-    loss = args.loss or ("cross_entropy" if classify else "mse")
-    if loss in ("cross_entropy", "bce") and not classify:
-        raise UsageError(f"--loss {loss} needs class labels, but {ds.name} is a regression "
-                         "dataset; use --loss mse (or --task classification for a CSV)")
-    if loss == "bce" and ds.n_classes != 2:
-        raise UsageError(f"--loss bce needs exactly two classes, but {ds.name} has "
-                         f"{ds.n_classes}; use --loss cross_entropy")
-    if loss == "mse" and classify:
-        raise UsageError(f"--loss mse needs a numeric target, but {ds.name} has class labels; "
-                         "use --loss cross_entropy (or bce for two classes), or "
-                         "--task regression for a CSV")
-    return loss
-
-
-class Plan:
-    """Everything before training (to be the library's pipeline)."""
-
-    def __init__(self, args: argparse.Namespace, ds: data.Dataset, source: str) -> None:
-        from .. import optim
-
-        self.dataset, self.loss_name = ds, _choose_loss(args, ds)
-        classify = ds.task == "classification"
-        try:
-            X_train, X_val, y_train, y_val = data.train_test_split(
-                ds.X, ds.y, test_size=args.test_size, seed=args.seed, stratify=classify)
-        except ValueError as error:  # too few samples for the split
-            raise UsageError(f"{source}: {one_line(error)}") from None
-        self.scaler = self.target_scaler = None
-        if args.standardize:
-            self.scaler = data.Standardize().fit(X_train)
-            X_train, X_val = self.scaler.transform(X_train), self.scaler.transform(X_val)
-            if not classify:
-                self.target_scaler = data.Standardize().fit(y_train)
-                y_train, y_val = (self.target_scaler.transform(y_train),
-                                  self.target_scaler.transform(y_val))
-        if self.loss_name == "bce":
-            y_train, y_val = (y.astype(np.float64).reshape(-1, 1) for y in (y_train, y_val))
-        self.X_train, self.X_val, self.y_train, self.y_val = X_train, X_val, y_train, y_val
-        n_out = 1 if self.loss_name == "bce" else (ds.n_classes if classify else ds.y.shape[1])
-        manual_seed(args.seed)
-        self.model = nn.MLP([ds.n_features, *args.hidden, n_out], activation=args.activation)
-        self.loss_fn = {"cross_entropy": nn.CrossEntropyLoss, "bce": nn.BCEWithLogitsLoss,
-                        "mse": nn.MSELoss}[self.loss_name]()
-        lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
-        params = self.model.parameters()
-        self.optimizer = (optim.SGD(params, lr=lr, momentum=args.momentum)
-                          if args.optimizer == "sgd" else
-                          optim.AdamW(params, lr=lr) if args.optimizer == "adamw" else
-                          optim.Adam(params, lr=lr))
-        self.args = args
-
-    def describe(self) -> str:
-        ds, args = self.dataset, self.args
-        return (f"{ds.name}: {len(self.X_train)} training and {len(self.X_val)} validation "
-                f"samples, {ds.n_features} features"
-                f"{' (standardized)' if args.standardize else ' (raw)'}; {ds.task}, loss "
-                f"{self.loss_name}, optimizer {args.optimizer} "
-                f"(lr {self.optimizer.param_groups[0]['lr']:g})")
-
-    def fit(self, epochs: int, batch_size: int, progress: bool, clip_grad_norm: Any) -> Any:
-        return fit(self.model, self.loss_fn, self.optimizer, (self.X_train, self.y_train),
-                   epochs=epochs, val_data=(self.X_val, self.y_val), batch_size=batch_size,
-                   seed=self.args.seed, progress=progress, clip_grad_norm=clip_grad_norm)
-
-    def save(self, path: str) -> list[Path]:
-        ds, classify = self.dataset, self.dataset.task == "classification"
-        scaler, target_scaler = self.scaler, self.target_scaler
-        saved = Path(self.model.save(path))
-        return [saved, save_meta(saved, {
-            "dataset": ds.name, "task": ds.task, "loss": self.loss_name,
-            "feature_names": list(ds.feature_names),
-            "target": None if classify else ds.target_names[0],
-            "class_names": list(ds.target_names) if classify else None,
-            "x_mean": None if scaler is None else scaler.mean_,
-            "x_std": None if scaler is None else scaler.std_,
-            "y_mean": None if target_scaler is None else target_scaler.mean_,
-            "y_std": None if target_scaler is None else target_scaler.std_,
-        })]
+def make_plan(args: argparse.Namespace, ds: data.Dataset, source: str) -> TrainingPlan:
+    """The library's training pipeline for the command's settings."""
+    try:
+        return plan_training(ds, hidden=args.hidden, activation=args.activation, loss=args.loss,
+                             optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                             test_size=args.test_size, seed=args.seed,
+                             standardize=args.standardize)
+    except ValueError as error:
+        raise UsageError(one_line(error).replace(f"{ds.name}: ", f"{source}: ", 1)) from None
 
 
 def write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
@@ -256,7 +171,7 @@ def run_train(args: argparse.Namespace) -> int:
     ds, source = resolve_data(args)
     outputs = 1 if ds.task != "classification" else ds.n_classes or 2
     check_fits_in_memory([ds.n_features, *args.hidden, outputs], "--hidden", args.batch_size)
-    plan = Plan(args, ds, source)
+    plan = make_plan(args, ds, source)
     print(plan.describe())
     print(plan.model)
     what = f"nn.MLP on {ds.name}"
@@ -276,7 +191,7 @@ def run_train(args: argparse.Namespace) -> int:
         created = make_parent(save)
         if created:
             print(created)
-        written += plan.save(str(save))
+        written += plan.save(save)
     if out is not None:
         written += write_history(out, history, plan.loss_name, what)
     for path in written:
@@ -287,45 +202,15 @@ def run_train(args: argparse.Namespace) -> int:
 # -- predict -------------------------------------------------------------------------------------
 
 
-def _label_indices(labels: list[str], class_names: list[str], path: str) -> np.ndarray:
-    """Class indices of ``labels`` by the names the model was trained with ("1" is "1.0")."""
-
-    def key(text: str) -> Any:
-        try:
-            return float(text)
-        except ValueError:
-            return text.strip()
-
-    index = {key(name): k for k, name in enumerate(class_names)}
-    unknown = sorted({label for label in labels if key(label) not in index})
-    if unknown:
-        raise UsageError(f"{path}: label(s) {', '.join(map(repr, unknown[:5]))} are not among "
-                         f"the classes the model knows ({', '.join(class_names)})")
-    return np.array([index[key(label)] for label in labels], dtype=np.int64)
-
-
-def _numbers(texts: list[str], path: str, column: str) -> np.ndarray:
-    for text in texts:
-        try:
-            float(text)
-        except ValueError:
-            raise UsageError(f"{path}: column {column!r} holds {text!r}, not a number") from None
-    return np.array([float(text) for text in texts])
-
-
 def _read_predict_csv(
     path: str, wanted: list[str] | None, n_in: int, target: str | None
-) -> tuple[np.ndarray, list[str] | None]:
-    if not Path(path).is_file():
-        raise UsageError(f"no CSV file at '{path}'")
+) -> tuple[np.ndarray, data.TargetColumn | None]:
+    """The features a model takes and the target column (``data.read_model_inputs``)."""
     try:
-        table = data.read_csv(path, features=wanted, target=target)
+        table = data.read_model_inputs(path, wanted, n_in, target)
     except (ValueError, OSError) as error:
         raise UsageError(one_line(error)) from None
-    if table.X.shape[1] != n_in:
-        raise UsageError(f"{path}: {table.X.shape[1]} feature columns, but the model takes "
-                         f"{n_in}")
-    return table.X, ([text for _, text in table.target_cells] if target is not None else None)
+    return table.X, table.target
 
 
 class Predictions:
@@ -381,14 +266,17 @@ class Predictions:
         text = f"{len(self.rows)} predictions from {args.model}"
         if self.truth is None:
             return text
-        if self.task == "classification":
-            truth = _label_indices(self.truth, self.class_names, args.csv)
-            chosen = self.probs[np.arange(len(truth)), truth]
+        classify = self.task == "classification"
+        try:
+            expected = self.truth.classes(self.class_names) if classify else self.truth.numbers()
+        except ValueError as error:
+            raise UsageError(one_line(error)) from None
+        if classify:
+            chosen = self.probs[np.arange(len(expected)), expected]
             cross_entropy = float(-np.mean(np.log(np.clip(chosen, 1e-12, 1.0))))
-            return (f"{text}; accuracy {np.mean(self.predicted == truth):.1%}, "
+            return (f"{text}; accuracy {np.mean(self.predicted == expected):.1%}, "
                     f"cross-entropy {cross_entropy:.4f} on {args.target!r}")
-        values = _numbers(self.truth, args.csv, args.target)
-        mse = float(np.mean((self.out - values.reshape(len(self.out), -1)) ** 2))
+        mse = float(np.mean((self.out - expected.reshape(len(self.out), -1)) ** 2))
         return f"{text}; MSE {mse:.6g}, RMSE {math.sqrt(mse):.6g} on {args.target!r}"
 
 

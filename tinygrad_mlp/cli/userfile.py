@@ -27,8 +27,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from ..compare.conventions import (
     EXPECTED,
     SIZES,

@@ -394,7 +394,9 @@ class NgDeepNetwork(NgNetwork):
                 continue
             found = _layer_local(recorded, entry, "dZ")
             if found is not None:
-                values[key], values[f"{key} label"] = found
+                made = recorded.origin(found[0])
+                values[key] = found[0]
+                values[f"{key} label"] = f"dZ in {made.function}" if made else found[1]
         return values
 
     def traced(self, X: np.ndarray, Y: np.ndarray, follow: bool = True

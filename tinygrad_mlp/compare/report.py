@@ -111,11 +111,17 @@ class GradientReport:
             parts += ["", self.summary()]
         else:
             first, *others = self.findings
-            parts += ["", f"FIRST MISMATCH: {first.key}", _finding_text(first)]
+            parts += ["", f"FIRST MISMATCH: {self._named(first.key)}", _finding_text(first)]
             for k, other in enumerate(others, 2):
-                parts += ["", f"MISTAKE {k}: {other.key} (wrong on its own, not because of "
-                          "the first)", _finding_text(other)]
+                parts += ["", f"MISTAKE {k}: {self._named(other.key)} (wrong on its own, not "
+                          "because of the first)", _finding_text(other)]
         return "\n".join(parts + self._notes())
+
+    def _named(self, key: str) -> str:
+        """The part's key, and how your code calls it when that is not the key."""
+        row = self.row(key)
+        label = row.quantity.label if row is not None else ""
+        return f"{key} ({label})" if label else key
 
     def _notes(self) -> list[str]:
         return [wrap(f"Note: {note}", "", "  ") for note in self.notes]
@@ -137,7 +143,7 @@ def _verdict(r: Row) -> str:
             return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"
     if r.status == "follows":
-        return f"wrong, follows from {q.parent}"
+        return f"wrong, {r.note or 'follows from ' + str(q.parent)}"
     if r.status == "unjudged":
         return "wrong (after a mistake above)"
     return "not checked (no reference)"
