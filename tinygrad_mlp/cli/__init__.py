@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as error:  # an optional extra (scikit-learn) this command needs
         print(f"{where}: error: {one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (| head): nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as error:  # e.g. an output folder that cannot be written
         print(f"{where}: error: {one_line(error)}", file=sys.stderr)
         return 1

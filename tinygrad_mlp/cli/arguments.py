@@ -166,7 +166,8 @@ def _check_folder(folder: Path, option: str, given: str) -> None:
         raise UsageError(f"{option} {given}: the folder '{existing}' is not writable")
 
 
-def check_output_file(given: str | os.PathLike[str], option: str) -> Path:
+def check_output_file(given: str | os.PathLike[str], option: str,
+                      example: str = "model.npz") -> Path:
     """The file ``option`` names, checked before any work: not a directory, no file in the
     way of its folder, a folder we may write in (missing folders are made later, by
     :func:`make_parent`).
@@ -181,7 +182,7 @@ def check_output_file(given: str | os.PathLike[str], option: str) -> Path:
     path = Path(text)
     if path.is_dir() or text.endswith(("/", os.sep)):
         raise UsageError(f"{option} {text}: it is a folder; give a file name inside it, such "
-                         f"as {path / 'model.npz'}")
+                         f"as {path / example}")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{option} {text}: the file is not writable")
     _check_folder(path.parent, option, text)

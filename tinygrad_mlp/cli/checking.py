@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from .. import compare, diagnose
-from ..compare.check import check_network
 from ..compare.conventions import ConventionError
 from ..convert import train_side_by_side
 from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves, write_side_by_side
 from ..scenario import setup
 from .arguments import UsageError, check_output_dir
-from .userfile import open_network
+from .userfile import open_network, refuse_user_options
 
 __all__ = ["DEMO_NETWORKS", "run_check", "run_compare", "run_diagnose"]
 
@@ -58,7 +57,7 @@ def check_file(args: argparse.Namespace, path: str, out: Path | None) -> int:
     """The backprop check of the network in ``path``: 0 right, 1 wrong."""
     with open_network(args, path) as user:
         print(f"checking {user.describe()}\n")
-        report = check_network(user.network, user.X, user.Y)
+        report = compare.check_backprop(user.subject, user.X, user.Y)
     print(report)
     if out is not None:
         _print_written([_write_report(out, "backprop_report.txt", report)])
@@ -95,6 +94,7 @@ def run_compare(args: argparse.Namespace) -> int:
                              "that holds your own network (compare --network my_net.py is "
                              "check my_net.py)")
         return check_file(args, args.network, out)
+    refuse_user_options(args, f"the {args.network} network of the question")
     report = compare.demo(network=args.network)
     print(report)
     if out is not None:
@@ -125,7 +125,7 @@ def _diagnose_file(args: argparse.Namespace) -> tuple[Any, str, int]:
                              f"has no training step to watch; check it with: check {args.file}")
         print(f"diagnosing {user.describe()}\n")
         try:
-            report = diagnose.diagnose(user.network, user.X, user.Y,
+            report = diagnose.diagnose(user.subject, user.X, user.Y,
                                        epochs=args.epochs or 300, learning_rate=args.lr)
         except ConventionError as error:
             raise UsageError(f"{args.file}: {error}") from None
@@ -142,6 +142,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         report, what, status = _diagnose_file(args)
     else:
         network = args.network or "posted"
+        refuse_user_options(args, f"the {network} network of the question")
         report = diagnose.demo(network=network, epochs=args.epochs, learning_rate=args.lr)
         what, status = f"The {network} network", 0
     print(report)

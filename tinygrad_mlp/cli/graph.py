@@ -28,7 +28,7 @@ INSTALL_DOT = "apt-get install graphviz, or brew install graphviz"
 def _model(args: argparse.Namespace) -> tuple[Any, int, int, str, str]:
     """The model to draw, its inputs and outputs, its loss's name and what to call it."""
     if args.model is not None:
-        model, meta = load_model(args.model)
+        model, meta = load_model(args.model, finite=False)  # NaN weights are drawn too
         n_in, n_out = linear_sizes(model, args.model, "draw")
         return model, n_in, n_out, (meta or {}).get("loss", "mse"), args.model
     if len(args.sizes) < 2:
@@ -72,7 +72,7 @@ def _write(args: argparse.Namespace, loss: Any, model: Any) -> Path | None:
 
 def run_graph(args: argparse.Namespace) -> int:
     """``graph``: see ``graph --help``."""
-    check_output_file(args.out, "--out")
+    check_output_file(args.out, "--out", "graph.svg")
     manual_seed(args.seed)
     model, n_in, n_out, loss_name, what = _model(args)
     loss = _step(args, model, n_in, n_out, loss_name)

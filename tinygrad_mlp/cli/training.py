@@ -68,14 +68,15 @@ def load_csv(path: str, target: str, task: str | None) -> data.Dataset:
         raise UsageError(message) from None
 
 
-def load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
-    """A model saved by ``train --save`` and its side data (None when there is none)."""
+def load_model(path: str, finite: bool = True) -> tuple[Any, dict[str, Any] | None]:
+    """A model saved by ``train --save`` and its side data (None when there is none); with
+    ``finite``, a model whose weights hold NaN or inf is refused."""
     if Path(path).name.endswith(".meta.npz"):
         model = Path(path).name[: -len(".meta.npz")] + ".npz"
         raise UsageError(f"'{path}' is a model's side file (its preprocessing), not the model; "
                          f"give the model file beside it, {Path(path).with_name(model)}")
     try:
-        return modelfile.load(path)
+        return modelfile.load(path, finite)
     except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
         raise UsageError(one_line(error)) from None
 
@@ -135,7 +136,10 @@ def write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
 
 def divergence_advice(error: TrainingDiverged, args: argparse.Namespace, lr: float) -> str:
     """What went wrong (the library's words) and what to change, in this command's flags."""
-    what = str(error).split("\nThings to check:")[0]
+    lines = [line for line in str(error).split("\nThings to check:")[0].splitlines()
+             if line != error.kept]  # the weights fit kept are not saved by this command
+    if args.save:
+        lines.append(f"Nothing was saved: --save writes {args.save} only after a finished run.")
     scaling = ("  - feature scaling: the features (and regression targets) are standardized "
                "already; look for outliers in the data;" if args.standardize else
                "  - feature scaling: leave out --no-standardize, so that the features (and "
@@ -144,7 +148,7 @@ def divergence_advice(error: TrainingDiverged, args: argparse.Namespace, lr: flo
             if args.clip_grad_norm is None else
             f"  - the gradient norm: --clip-grad-norm {args.clip_grad_norm:g} caps finite "
             "norms only; a smaller --lr is the cure.")
-    return "\n".join([what, "Things to check:",
+    return "\n".join([*lines, "Things to check:",
                       f"  - the learning rate (--lr {lr:g}): try --lr {lr / 10:g};", scaling,
                       clip])
 
@@ -282,7 +286,7 @@ class Predictions:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``predict``: see ``predict --help``."""
-    output = check_output_file(args.output, "--output") if args.output else None
+    output = check_output_file(args.output, "--output", "predictions.csv") if args.output else None
     predictions = Predictions(args)
     summary = predictions.summary()
     if output is None:

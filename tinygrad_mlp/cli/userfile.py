@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ..compare.conventions import (
     EXPECTED,
     SIZES,
@@ -39,7 +41,8 @@ from ..compare.usercode import exception_text
 from .arguments import UsageError, one_line
 from .training import load_csv
 
-__all__ = ["COLUMN_LAYOUT", "UserFile", "imported", "module_name", "open_network"]
+__all__ = ["COLUMN_LAYOUT", "UserFile", "imported", "module_name", "open_network",
+           "refuse_user_options"]
 
 # Conventions with one example per column (the others take one per row).
 COLUMN_LAYOUT = ("ng", "ng-deep")
@@ -174,7 +177,9 @@ def pick(found: list[Found], name: str | None, module: ModuleType, path: str) ->
 @dataclass
 class UserFile:
     """A network from a user's file, and the batch to run it on (``X``, ``Y`` are None for a
-    free-form ``loss_fn``, which holds its own data)."""
+    free-form ``loss_fn``, which holds its own data). ``subject`` is what to hand
+    ``check_backprop`` and ``diagnose``: the course skeleton's object itself (they check it
+    stage by stage), else the :class:`UserNetwork`."""
 
     path: str
     found: Found
@@ -182,6 +187,7 @@ class UserFile:
     X: Any
     Y: Any
     batch: str
+    subject: Any = None
 
     def describe(self) -> str:
         """One line: which network, in which convention, on what data."""
@@ -229,12 +235,43 @@ def _csv_batch(found: Found, path: str, csv: str, target: str, samples: int | No
     network = _build(found, path, ds.n_features, outputs)
     X = ds.X.T if columns else ds.X
     Y = ds.y.T if columns and ds.y.ndim == 2 else ds.y
+    _check_fits(network, found, csv, X, Y, columns)
+    sized = (f", built for {ds.n_features} inputs and {outputs} output"
+             f"{'s' if outputs > 1 else ''}") if found.resizable else ""
+    return UserFile(path, found, network, X, Y, f"on {len(ds)} rows of {csv} (target "
+                    f"{target!r}, {ds.task}){sized}")
+
+
+USER_OPTIONS = ("name", "csv", "target", "samples")
+
+
+def refuse_user_options(args: argparse.Namespace, why: str) -> None:
+    """``--name``, ``--csv``, ``--target`` and ``--samples`` pick a network in a file and its
+    data: refused where no file is given."""
+    given = [f"--{o}" for o in USER_OPTIONS if getattr(args, o, None) is not None]
+    if given:
+        raise UsageError(f"{' and '.join(given)} apply to a network in your own file, not to "
+                         f"{why}")
+
+
+def _check_fits(network: UserNetwork, found: Found, csv: str, X: np.ndarray, Y: np.ndarray,
+                columns: bool) -> None:
+    """The CSV's columns are as many as the network's inputs, and its targets fit."""
     try:
-        network.prepare(X, Y)
+        takes = network.example_batch(2, 0)[0].shape[0 if columns else 1]
+    except Exception as error:  # the user's forward pass raised
+        raise UsageError(f"{found.name}: running it on two examples raised "
+                         f"{exception_text(error)}") from None
+    has = X.shape[0 if columns else 1]
+    if takes != has:
+        raise UsageError(f"{csv} does not fit {found.name}: it has {has} feature columns, but "
+                         f"the network takes {takes} inputs")
+    prepare = getattr(network, "prepare", None)
+    try:
+        if prepare is not None:
+            prepare(X, Y)
     except ValueError as error:
         raise UsageError(f"{csv} does not fit {found.name}: {one_line(error)}") from None
-    return UserFile(path, found, network, X, Y, f"on {len(ds)} rows of {csv} (target "
-                    f"{target!r}, {ds.task})")
 
 
 @contextmanager
@@ -247,6 +284,9 @@ def open_network(args: argparse.Namespace, path: str, samples: int = 16) -> Iter
     with imported(path) as module:
         found = pick(find_networks(vars(module)), args.name, module, path)
         if args.csv is not None:
-            yield _csv_batch(found, path, args.csv, args.target, args.samples)
+            user = _csv_batch(found, path, args.csv, args.target, args.samples)
         else:
-            yield _random_batch(found, path, args.samples or samples, args.seed)
+            user = _random_batch(found, path, args.samples or samples, args.seed)
+        user.subject = vars(module)[found.name] if found.convention == "skeleton" \
+            else user.network
+        yield user
