@@ -35,7 +35,7 @@ class TensorMethods:
 
     __slots__ = ()
 
-    # -- operators: the operations themselves live in ops.py ---------------------------------
+    # -- operators ----------------------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy's ufuncs record the Tensor operation (``np.exp(t)`` is ``t.exp()``); this is
