@@ -453,6 +453,7 @@ def test_no_grad_records_nothing():
     (lambda t: np.mean(t, where=True), "np.mean"),
     (lambda t: np.exp(t, dtype=np.float64), "np.exp"),
     (lambda t: np.where(t > 0), "np.where"),
+    (lambda t: np.where(np.array(["a"]), t, 0.0), "np.where"),
     (lambda t: np.linalg.norm(t.reshape(1, 1), 2), "np.linalg.norm"),
 ])
 def test_a_numpy_call_without_a_gradient_rule_is_refused_by_name(call, name):

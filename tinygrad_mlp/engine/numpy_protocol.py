@@ -151,7 +151,10 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Tensor:
             "here; give x and y, or use np.nonzero(np.asarray(condition))"
         )
     cond = np.asarray(ops.value(condition))
-    return ops.Where.apply(x, y, cond=cond if cond.dtype == bool else cond.astype(bool))
+    if cond.dtype.kind not in "biuf":
+        raise TypeError(f"np.where on Tensors: the condition must be numbers or booleans, got "
+                        f"dtype {cond.dtype}")
+    return ops.Where.apply(x, y, cond=cond if cond.dtype == bool else cond != 0)
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,

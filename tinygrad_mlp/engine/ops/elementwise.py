@@ -36,6 +36,7 @@ class _Elementwise(Function):
 class Add(_Elementwise):
     __slots__ = ()
     name = "add"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, a, b):
         return a + b
@@ -47,6 +48,7 @@ class Add(_Elementwise):
 class Sub(_Elementwise):
     __slots__ = ()
     name = "sub"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, a, b):
         return a - b
@@ -58,6 +60,7 @@ class Sub(_Elementwise):
 class Mul(_Elementwise):
     __slots__ = ()
     name = "mul"
+    reads = ("others",)  # the product rule: each input only for the other's gradient
 
     def forward(self, a, b):
         return a * b
@@ -108,6 +111,7 @@ class Pow(_Elementwise):
 class Maximum(_Elementwise):
     __slots__ = ()
     name = "maximum"
+    reads = ("inputs",)
 
     def forward(self, a, b):
         return np.maximum(a, b)
@@ -122,6 +126,7 @@ class Maximum(_Elementwise):
 class Minimum(_Elementwise):
     __slots__ = ()
     name = "minimum"
+    reads = ("inputs",)
 
     def forward(self, a, b):
         return np.minimum(a, b)
@@ -137,6 +142,7 @@ class Where(Function):
 
     __slots__ = ("cond",)
     name = "where"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, a, b, cond):
         self.cond = np.asarray(cond, dtype=bool)
@@ -159,6 +165,7 @@ class Where(Function):
 class Neg(Function):
     __slots__ = ()
     name = "neg"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x):
         return -x
@@ -170,6 +177,7 @@ class Neg(Function):
 class Abs(Function):
     __slots__ = ()
     name = "abs"
+    reads = ("inputs",)
 
     def forward(self, x):
         return np.abs(x)
@@ -181,6 +189,7 @@ class Abs(Function):
 class Exp(Function):
     __slots__ = ()
     name = "exp"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x):
@@ -193,6 +202,7 @@ class Exp(Function):
 class Log(Function):
     __slots__ = ()
     name = "log"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -205,6 +215,7 @@ class Log(Function):
 class Sqrt(Function):
     __slots__ = ()
     name = "sqrt"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x):
@@ -217,6 +228,7 @@ class Sqrt(Function):
 class Sin(Function):
     __slots__ = ()
     name = "sin"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -229,6 +241,7 @@ class Sin(Function):
 class Cos(Function):
     __slots__ = ()
     name = "cos"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -241,6 +254,7 @@ class Cos(Function):
 class Tanh(Function):
     __slots__ = ()
     name = "tanh"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x):
@@ -253,6 +267,7 @@ class Tanh(Function):
 class Sigmoid(Function):
     __slots__ = ()
     name = "sigmoid"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x):
@@ -267,6 +282,7 @@ class Sigmoid(Function):
 class ReLU(Function):
     __slots__ = ()
     name = "relu"
+    reads = ("inputs",)
 
     def forward(self, x):
         return np.maximum(x, 0)
@@ -278,6 +294,7 @@ class ReLU(Function):
 class LeakyReLU(Function):
     __slots__ = ("slope",)
     name = "leaky_relu"
+    reads = ("inputs",)
 
     def forward(self, x, negative_slope=0.01):
         self.slope = negative_slope
@@ -290,6 +307,7 @@ class LeakyReLU(Function):
 class Softplus(Function):
     __slots__ = ()
     name = "softplus"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -302,6 +320,7 @@ class Softplus(Function):
 class Square(Function):
     __slots__ = ()
     name = "square"
+    reads = ("inputs",)
 
     def forward(self, x):
         return np.square(x)
@@ -315,6 +334,7 @@ class Log1p(Function):
 
     __slots__ = ()
     name = "log1p"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -329,6 +349,7 @@ class Expm1(Function):
 
     __slots__ = ()
     name = "expm1"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x):
@@ -343,6 +364,7 @@ class Erf(Function):
 
     __slots__ = ()
     name = "erf"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x):
@@ -360,6 +382,7 @@ class Sign(Function):
 
     __slots__ = ()
     name = "sign"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x):
         return np.sign(x)
@@ -373,6 +396,7 @@ class NanToNum(Function):
 
     __slots__ = ()
     name = "nan_to_num"
+    reads = ("inputs",)
 
     def forward(self, x, nan=0.0, posinf=None, neginf=None):
         return np.nan_to_num(x, nan=nan, posinf=posinf, neginf=neginf)
@@ -386,6 +410,7 @@ class Clone(Function):
 
     __slots__ = ()
     name = "clone"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x):
         return x.copy()
@@ -400,6 +425,7 @@ class Clip(Function):
 
     __slots__ = ("has",)
     name = "clip"
+    reads = ("inputs",)
 
     def forward(self, x, *bounds, has=(True, True)):
         self.has = has
@@ -430,6 +456,7 @@ class Clip(Function):
 class Cast(Function):
     __slots__ = ()
     name = "cast"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, dtype=None):
         return x.astype(dtype)

@@ -18,6 +18,7 @@ class MatMul(Function):
 
     __slots__ = ()
     name = "matmul"
+    reads = ("others",)  # the product rule: each input only for the other's gradient
 
     def forward(self, a, b):
         return np.matmul(a, b)
@@ -69,6 +70,7 @@ class Linear(Function):
 
     __slots__ = ()
     name = "linear"
+    reads = ("others",)  # the product rule: each input only for the other's gradient
 
     def forward(self, x, weight, bias=None):
         out = x @ weight.T

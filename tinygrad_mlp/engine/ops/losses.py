@@ -47,6 +47,7 @@ class CrossEntropy(Function):
 
     __slots__ = ("classes", "probs", "reduction")
     name = "cross_entropy"
+    reads = ("inputs",)
     float_result = True
     _saved = ("probs",)
 
@@ -120,6 +121,7 @@ class MeanSquaredError(Function):
 
     __slots__ = ("diff", "reduction")
     name = "mse_loss"
+    reads = ("inputs",)
     float_result = True
     _saved = ("diff",)
 
@@ -143,6 +145,7 @@ class BinaryCrossEntropy(Function):
 
     __slots__ = ("count", "reduction")
     name = "binary_cross_entropy"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, p, y, reduction="mean"):

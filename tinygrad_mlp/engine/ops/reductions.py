@@ -48,6 +48,7 @@ class _Reduction(Function):
 class Sum(_Reduction):
     __slots__ = ()
     name = "sum"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, axis=None, keepdims=False):
         return np.sum(x, axis=self.setup(x, axis, keepdims), keepdims=keepdims)
@@ -59,6 +60,7 @@ class Sum(_Reduction):
 class Mean(_Reduction):
     __slots__ = ()
     name = "mean"
+    reads = ()  # shapes and dtypes only
     float_result = True
 
     def forward(self, x, axis=None, keepdims=False):
@@ -100,6 +102,7 @@ class Min(Max):
 class Var(_Reduction):
     __slots__ = ("ddof",)
     name = "var"
+    reads = ("inputs",)
     float_result = True
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
@@ -119,6 +122,7 @@ class Std(Var):
 
     __slots__ = ()
     name = "std"
+    reads = ("inputs", "output")
 
     def forward(self, x, axis=None, keepdims=False, ddof=0):
         return np.sqrt(super().forward(x, axis, keepdims, ddof))
@@ -227,6 +231,7 @@ class LogSumExp(_Reduction):
 class Softmax(Function):
     __slots__ = ("axis",)
     name = "softmax"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x, axis=-1):
@@ -241,6 +246,7 @@ class Softmax(Function):
 class LogSoftmax(Function):
     __slots__ = ("axis",)
     name = "log_softmax"
+    reads = ("output",)
     float_result = True
 
     def forward(self, x, axis=-1):

@@ -8,7 +8,10 @@ both have: operators, ``.sum``, ``.mean``, ``.reshape``, ``.transpose``, ``.mT``
 ``.astype``, and the *dual* helpers (``exp``, ``cos``, ``where``, ``expand``, ... made by
 :func:`dual` beside each operation), which call NumPy on arrays and record an operation on
 Tensors. Non-differentiable masks are computed on plain values (:func:`value`). Gradients may
-keep the broadcast shape: the engine sums them back (``autograd.unbroadcast``).
+keep the broadcast shape: the engine sums them back (``autograd.unbroadcast``). Each class
+says what its rule ``reads`` of the values ("inputs", "output", "others" for the product
+rule's other input, or nothing): a value read that is changed in place after the node was
+made makes backward raise, as PyTorch's version counter does.
 
 Used by every module of ``ops``; the argument checks (:func:`reduced_axes`, :func:`one_axis`,
 :func:`number`) also by the Tensor methods and ``numpy_protocol``.

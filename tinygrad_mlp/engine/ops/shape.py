@@ -18,6 +18,7 @@ from .rules import ArgumentTypeError, dual, is_int, one_axis, reduced_axes, valu
 class Reshape(Function):
     __slots__ = ()
     name = "reshape"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, shape=()):
         return x.reshape(shape)
@@ -35,6 +36,7 @@ class Reshape(Function):
 class Transpose(Function):
     __slots__ = ("axes",)
     name = "transpose"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, axes=()):
         self.axes = axes
@@ -49,6 +51,7 @@ class Expand(Function):
 
     __slots__ = ()
     name = "expand"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, shape=()):
         return np.broadcast_to(x, shape)
@@ -80,6 +83,7 @@ class GetItem(Function):
 
     __slots__ = ("index",)
     name = "getitem"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, x, index=None):
         self.index = _plain_index(index)
@@ -97,6 +101,7 @@ class ScatterAdd(Function):
 
     __slots__ = ("index",)
     name = "scatter_add"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, g, index=None, shape=()):
         self.index = index
@@ -114,6 +119,7 @@ class ScatterAdd(Function):
 class Concatenate(Function):
     __slots__ = ("axis",)
     name = "cat"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, *xs, axis=0):
         self.axis = axis
@@ -135,6 +141,7 @@ class Concatenate(Function):
 class Stack(Function):
     __slots__ = ("axis",)
     name = "stack"
+    reads = ()  # shapes and dtypes only
 
     def forward(self, *xs, axis=0):
         self.axis = axis
