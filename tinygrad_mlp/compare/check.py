@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..text import wrap
 from .network import NotDifferentiable, UserNetwork
 from .reference import EXACT, FINITE, Reference, exact_reference, finite_reference
 from .report import GradientReport
@@ -92,5 +93,5 @@ def _raised(net: UserNetwork, X: Any, Y: Any, ref: Reference, exc: Exception) ->
 def _title(net: UserNetwork, X: Any, ref: Reference, m: int | None) -> str:
     shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in net.parameters().items())
     batch = "" if m is None else f", {m} examples"
-    return (f"check_backprop: {TITLES.get(net.convention, net.convention)} ({shapes}){batch}, "
-            f"loss {ref.value:.6g}")
+    return wrap(f"check_backprop: {TITLES.get(net.convention, net.convention)}{batch}, loss "
+                f"{ref.value:.6g}; parameters {shapes}", "", "  ")

@@ -184,7 +184,7 @@ class FreeformNetwork(UserNetwork):
             self._leaves = leaves
             return loss
 
-        return [Piece(build, tensors)]
+        return [Piece(build, tensors, tuple(leaves))]
 
     _layers: list[GraphLayer] | None = None
 

@@ -147,11 +147,15 @@ class NgNetwork(UserNetwork):
         lr = learning_rate if learning_rate is not None else (self.learning_rate or 0.01)
         self._params = self._update(X, Y, lr, follow=False)[0]
 
-    def _update(self, X: Any, Y: Any, lr: float, follow: bool
+    def _update(self, X: Any, Y: Any, lr: float, follow: bool, grads: Any = None
                 ) -> tuple[dict[str, np.ndarray], Trace | None]:
-        """Your forward, backward and ``update`` (plain gradient descent when there is none)
-        on copies: the new parameters, and the trace of ``update`` when ``follow``."""
-        grads, _, _, _ = self.traced(X, Y, follow=False)
+        """Your forward, backward (unless its ``grads`` are given) and ``update`` (plain
+        gradient descent when there is none) on copies: the new parameters, and the trace
+        of ``update`` when ``follow``."""
+        if grads is None:
+            grads, _, _, _ = self.traced(X, Y, follow=False)
+        grads = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for k, v in grads.items()}
         params = self.parameters()
         recorded = None
         with self.guard(X, Y):
@@ -234,17 +238,17 @@ class NgNetwork(UserNetwork):
         quantities = self.quantities(grads, recorded, ref, m)
         if self.update is not None:
             try:
-                quantities += self.step_quantities(X, Y, ref)
+                quantities += self.step_quantities(X, Y, ref, grads)
             except Exception as exc:
                 quantities.append(raised(getattr(self.update, "__name__", "update"), exc))
         return quantities, self.dense(X, Y, AL, cache, ref)
 
-    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None
-                        ) -> list[Quantity]:
+    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None,
+                        grads: dict[str, Any]) -> list[Quantity]:
         """The step of your ``update`` on each parameter, divided by the learning rate."""
         lr = self.learning_rate or 0.01
         before = self.parameters()
-        after, _ = self._update(X, Y, lr, follow=True)
+        after, _ = self._update(X, Y, lr, follow=True, grads=grads)
         refs = ref.pieces[0] if ref is not None else {}
         out = []
         for layer in range(self.L, 0, -1):
@@ -277,7 +281,7 @@ class NgNetwork(UserNetwork):
                 return Surrogate(AL, lambda a: float(np.asarray(self._cost(a, Y, self._params))),
                                  exc.reason)
 
-        return [Piece(build, tensors)]
+        return [Piece(build, tensors, tuple(params))]
 
     def _input_tensor(self, X: np.ndarray, tensors: dict[str, Tensor]) -> Any:
         return X

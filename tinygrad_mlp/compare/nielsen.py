@@ -286,7 +286,7 @@ class NielsenNetwork(UserNetwork):
                 except NotDifferentiable as exc:
                     return Surrogate(a, lambda v: float(np.asarray(self._cost(v, y))), exc.reason)
 
-            pieces.append(Piece(build, tensors))
+            pieces.append(Piece(build, tensors, tuple(leaves)))
         return pieces
 
     def example_losses(self, X: np.ndarray, Y: np.ndarray) -> list[Callable[[dict], float]]:

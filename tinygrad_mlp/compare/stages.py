@@ -336,7 +336,8 @@ def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np
     dense = _scaled(_dense_guesses(q, parent, context, user_shape), q, scale)
     tolerance = max(rtol * 10, 1e-7)
     found = explain(q.user, dense, tolerance, mask) or explain(
-        q.user, _generic_guesses(q, base, quantities, m), tolerance, mask)
+        q.user, _generic_guesses(q, base, quantities, m or _whole(comparison.factor)),
+        tolerance, mask)
     if found is None:
         return Cause(q.key, "unknown", _unknown_words(q, comparison), q.origin, comparison.factor)
     return Cause(q.key, found.cause, found.words, _localize(q, found, quantities),
@@ -415,6 +416,17 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
         if np.shape(other.reference) == np.shape(base):
             yield Guess("wrong_layer", f"the gradient of another part: {other.key}'s where "
                         f"{q.key}'s belongs", other.reference * (q.scales[0]))
+
+
+def _whole(factor: float | None) -> int | None:
+    """A factor that is a whole number n > 2 (or 1/n): where the batch size is not known, the
+    likely one (2 is more likely the factor of a square)."""
+    if factor is None or factor == 0:
+        return None
+    for value in (abs(factor), 1 / abs(factor)):
+        if value > 2.5 and abs(value - round(value)) < 1e-6 * value:
+            return round(value)
+    return None
 
 
 def _unknown_words(q: Quantity, c: Comparison) -> str:

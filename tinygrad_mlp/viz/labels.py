@@ -176,6 +176,8 @@ def node_label(node: Node, show_values: bool, threshold: float | None, mark: str
             )
     if node.norm is not None and not grad_shown and not node.bad_grad:
         rows.append(row(f"grad norm {esc(number(node.norm))}", color=GRAD_INK))
+    if node.retained:
+        rows.append(row("grad kept by retain_grad()", size=8, color=GRAD_INK))
     if node.bad_value:
         rows.append(row(f"value has {node.bad_value}", color=BAD_INK, bold=True))
     if node.bad_grad:
@@ -230,7 +232,8 @@ def tooltip(node: Node) -> str:
         parts = [f"{node.name + ': ' if node.name else ''}{described}, "
                  f"{shape_text(obj)}"]
     if node.norm is not None:
-        parts.append(f"gradient norm = {node.norm!r}")
+        parts.append(f"gradient norm = {node.norm!r}"
+                     + (" (its .grad, kept by retain_grad())" if node.retained else ""))
     if node.bad_value:
         parts.append(f"value holds {node.bad_value}")
     if node.bad_grad:
