@@ -65,6 +65,7 @@ from .linear import (
     Linear,
     MatMul,
     column_sums,
+    dot,
     ones_row,
 )
 from .losses import (
@@ -202,6 +203,7 @@ __all__ = [
     "column_sums",
     "compare",
     "cos",
+    "dot",
     "dual",
     "erf_values",
     "exp",

@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function
-from .rules import value
+from ..tensor import Tensor
+from .elementwise import Mul
+from .rules import ArgumentTypeError, value
 
 
 class MatMul(Function):
@@ -100,3 +102,17 @@ class Linear(Function):
         if bias is not None and bias.shape not in ((weight.shape[0],), ()):
             return f"linear: bias {bias.shape} does not match weight {weight.shape}"
         return None
+
+
+def dot(a: Any, b: Any) -> Tensor:
+    """NumPy's ``dot``: a product with a scalar, else a sum over the last axis of ``a`` and
+    the first of a vector or matrix ``b`` (what ``matmul`` does for those)."""
+    a_dims, b_dims = np.ndim(value(a)), np.ndim(value(b))
+    if a_dims == 0 or b_dims == 0:
+        return Mul.apply(a, b)
+    if b_dims > 2:
+        raise ArgumentTypeError(
+            f"dot on Tensors takes a second operand with at most 2 dims, got {b_dims}; "
+            "np.matmul (which broadcasts batches instead) or a reshape does that"
+        )
+    return MatMul.apply(a, b)
