@@ -60,6 +60,7 @@ class SkeletonNetwork(UserNetwork):
     def __init__(self, net: Any) -> None:
         super().__init__()
         check_convention(net)
+        self.net = net  # yours, for check_backprop's stage-by-stage check (never changed)
         self._net = deep_copy(net)
         self._params = {f"W[{i}]": float_array(w, f"W[{i}]") for i, w in enumerate(net.W)}
         self.learning_rate = float(net.learning_rate)
