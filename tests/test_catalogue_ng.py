@@ -184,3 +184,24 @@ def test_a_forward_pass_that_drops_the_graph_is_checked_by_finite_differences():
                                   "dW2 = np.dot(dZ2, A1.T)"))
     assert_found(report, "dW2", {"factor_m"}, "dW2 = np.dot(dZ2, A1.T)")
     assert report.findings[0].confirmed is True
+
+
+def test_a_backward_pass_that_raises_is_the_finding_not_a_crash():
+    module = planted("ng_planar", "dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))",
+                     "dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))")
+    report = check_planar(module)  # W2 is (1, 4): without .T the product cannot run
+    assert not report.ok and report.first_mismatch == "backward_propagation"
+    text = str(report)
+    assert "ValueError" in text and "dZ1 = np.dot(W2, dZ2)" in text and "transpose" in text
+    assert "Traceback" not in text
+
+
+def test_an_error_in_the_rerun_at_another_batch_size_is_reported_not_concluded_from():
+    module = planted("ng_planar", "dW2 = (1 / m) * np.dot(dZ2, A1.T)",
+                     "dW2 = np.dot(dZ2, A1.T)\n    assert m == 24, 'only for full batches'")
+    report = check_planar(module)
+    finding = report.findings[0]
+    assert report.first_mismatch == "dW2" and finding.cause == "factor_m"
+    assert finding.confirmed is None
+    assert "Not confirmed" in finding.words and "only for full batches" in finding.words
+    assert "constant" not in finding.words

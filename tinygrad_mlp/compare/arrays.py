@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.numerics import format_number
+from ..engine.numerics import format_number, non_finite
 
 # Finite differences are good to roughly 1e-8 relative; below this tolerance they would
 # report noise as mismatches.
@@ -116,8 +116,9 @@ def compare_arrays(user: Any, ref: np.ndarray, rtol: float, atol: float) -> Comp
         diff_norm = norm(diff)
         rel = diff_norm / ref_norm if ref_norm > 0 else (0.0 if max_abs == 0 else np.inf)
         ratio = user_norm / ref_norm if ref_norm > 0 else (1.0 if user_norm == 0 else np.inf)
-    if not np.all(np.isfinite(u)):
-        return Comparison(max_abs, rel, ratio, False, "holds inf or NaN", None, False)
+    bad = non_finite(u)
+    if bad is not None:
+        return Comparison(max_abs, rel, ratio, False, f"holds {bad}", None, False)
     scale = max(float(np.max(np.abs(ref), initial=0.0)), float(np.max(np.abs(u), initial=0.0)))
     ok = max_abs <= atol + rtol * scale
     factor = None

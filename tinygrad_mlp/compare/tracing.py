@@ -55,7 +55,11 @@ MAX_ITEMS = 64
 class Assignment:
     """One effect of one line: ``name`` (as you would write it: ``dZ1``, ``grads['dW1']``,
     ``self.W[0]``) got ``value`` — a new object, or (``changed``) the same object changed in
-    place. ``snapshot`` is a copy of an array's value at that moment."""
+    place. ``snapshot`` is a copy of an array's value at that moment.
+
+    >>> Assignment("dZ", 1.0, 1.0, "f", "net.py", 3, "dZ = 1.0", 0).describe()
+    'net.py:3 in f: dZ = 1.0'
+    """
 
     name: str
     value: Any
@@ -76,7 +80,11 @@ class Assignment:
 @dataclass(eq=False)
 class Call:
     """One call of one of your functions: its ``arguments`` as they came in, and the index
-    of the call it was made from (None at the top)."""
+    of the call it was made from (None at the top).
+
+    >>> Call(0, "backward", "my_net", {"dA": 1.0}, None).function
+    'backward'
+    """
 
     index: int
     function: str
@@ -88,7 +96,11 @@ class Call:
 @dataclass
 class Trace:
     """What :func:`trace` saw: the call's ``result`` (or the ``error`` it raised), every
-    :class:`Assignment` in the order the lines ran, and every :class:`Call`."""
+    :class:`Assignment` in the order the lines ran, and every :class:`Call`.
+
+    >>> Trace().origin(object()) is None
+    True
+    """
 
     result: Any = None
     error: BaseException | None = None
@@ -149,6 +161,10 @@ def trace(call: Callable[[], Any], modules: Collection[str] | None = None,
     recorded too, as ``"the return value"`` (``return float(np.mean(d * d))`` assigns no
     name, yet it may be where an inf is made). An exception inside is caught and kept as
     ``error``; the previous trace function (a debugger, coverage) is restored afterwards.
+
+    >>> t = trace(lambda: sum([1, 2]), modules=set())
+    >>> t.result, t.assignments
+    (3, [])
     """
     tracer = _Tracer(modules, returns)
     previous = sys.gettrace()
