@@ -491,6 +491,11 @@ def test_a_numpy_call_without_a_gradient_rule_is_refused_by_name(call, name):
         call(t)
 
 
+def test_linalg_norm_refuses_an_order_numpy_refuses_for_the_shape():
+    with pytest.raises(ValueError, match=r"np\.linalg\.norm: ord=1 needs a 1-D or 2-D input"):
+        np.linalg.norm(tg.ones(2, 2, 2), 1)
+
+
 def test_asarray_array_and_numpy_leave_the_graph_on_purpose():
     t = tg.tensor([1.0, 2.0], requires_grad=True)
     for plain in (np.asarray(t), np.array(t), t.numpy(), np.asarray(t, dtype=np.float64)):

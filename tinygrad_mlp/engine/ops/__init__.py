@@ -18,6 +18,7 @@ the losses, and ``FEW_CLASSES`` says when cross-entropy works on column-major lo
 
 from __future__ import annotations
 
+from ..autograd import Function, OperationError, ShapeError
 from .elementwise import (
     Abs,
     Add,
@@ -154,6 +155,7 @@ __all__ = [
     "Exp",
     "Expand",
     "Expm1",
+    "Function",
     "GetItem",
     "LeakyReLU",
     "Linear",
@@ -174,11 +176,13 @@ __all__ = [
     "NanToNum",
     "Neg",
     "Norm",
+    "OperationError",
     "Pow",
     "Prod",
     "ReLU",
     "Reshape",
     "ScatterAdd",
+    "ShapeError",
     "Sigmoid",
     "Sign",
     "Sin",
