@@ -31,13 +31,18 @@ def load(name: str) -> types.ModuleType:
     return _module(f"catalogue_{name}", path.read_text(), str(path))
 
 
-def planted(name: str, old: str, new: str) -> types.ModuleType:
-    """``name``.py with the one line holding ``old`` changed to hold ``new``."""
+def planted(name: str, old: str, new: str, *more: str) -> types.ModuleType:
+    """``name``.py with the one line holding ``old`` changed to hold ``new`` (and so on for
+    each further pair of ``more``)."""
     source = (FOLDER / f"{name}.py").read_text()
-    if source.count(old) != 1:
-        raise AssertionError(f"{old!r} is in {name}.py {source.count(old)} times, not once")
+    pairs = [(old, new), *zip(more[::2], more[1::2])]
+    for before, after in pairs:
+        if source.count(before) != 1:
+            raise AssertionError(f"{before!r} is in {name}.py {source.count(before)} times, "
+                                 "not once")
+        source = source.replace(before, after)
     filename = str(FOLDER / f"{name}_planted_{next(_count)}.py")
-    return _module(f"catalogue_{name}_planted_{next(_count)}", source.replace(old, new), filename)
+    return _module(f"catalogue_{name}_planted_{next(_count)}", source, filename)
 
 
 def _numpy_protocol() -> bool:

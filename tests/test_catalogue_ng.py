@@ -156,3 +156,52 @@ def test_a_missing_factor_2_in_a_regression_output():
     old, new = "dAL = 2 * (AL - Y)", "dAL = (AL - Y)"
     report = check_deep(planted("ng_deep", old, new), output="identity")
     assert_found(report, "dA3", {"factor_half"}, new)
+
+
+# -- where the learner's code cannot run on Tensors ----------------------------------------
+
+
+FLOAT_COST = ("cost = np.squeeze(cost)", "cost = float(np.squeeze(cost))")
+DROPPED_GRAPH = ("A1 = np.tanh(Z1)", "A1 = np.array(np.tanh(Z1))")
+
+
+def test_a_cost_that_returns_a_float_is_differenced_and_the_rest_is_exact():
+    report = check_planar(planted("ng_planar", *FLOAT_COST))
+    assert report.ok, str(report)
+    assert report.method == "exact forward, cost by finite differences"
+    assert "cost() returned a Python float" in str(report)
+    no_tanh = ("dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))", "dZ1 = np.dot(W2.T, dZ2)")
+    report = check_planar(planted("ng_planar", *FLOAT_COST, *no_tanh))
+    assert_found(report, "dZ1", {"missing_activation_derivative"}, "dZ1 = np.dot(W2.T, dZ2)")
+
+
+def test_a_forward_pass_that_drops_the_graph_is_checked_by_finite_differences():
+    report = check_planar(planted("ng_planar", *DROPPED_GRAPH))
+    assert report.ok, str(report)
+    assert report.method == "finite differences" and "does not reach W1" in str(report)
+    assert report.row("dZ1").status == "unchecked"
+    report = check_planar(planted("ng_planar", *DROPPED_GRAPH, "dW2 = (1 / m) * np.dot(dZ2, A1.T)",
+                                  "dW2 = np.dot(dZ2, A1.T)"))
+    assert_found(report, "dW2", {"factor_m"}, "dW2 = np.dot(dZ2, A1.T)")
+    assert report.findings[0].confirmed is True
+
+
+def test_a_backward_pass_that_raises_is_the_finding_not_a_crash():
+    module = planted("ng_planar", "dZ1 = np.dot(W2.T, dZ2) * (1 - np.power(A1, 2))",
+                     "dZ1 = np.dot(W2, dZ2) * (1 - np.power(A1, 2))")
+    report = check_planar(module)  # W2 is (1, 4): without .T the product cannot run
+    assert not report.ok and report.first_mismatch == "backward_propagation"
+    text = str(report)
+    assert "ValueError" in text and "dZ1 = np.dot(W2, dZ2)" in text and "transpose" in text
+    assert "Traceback" not in text
+
+
+def test_an_error_in_the_rerun_at_another_batch_size_is_reported_not_concluded_from():
+    module = planted("ng_planar", "dW2 = (1 / m) * np.dot(dZ2, A1.T)",
+                     "dW2 = np.dot(dZ2, A1.T)\n    assert m == 24, 'only for full batches'")
+    report = check_planar(module)
+    finding = report.findings[0]
+    assert report.first_mismatch == "dW2" and finding.cause == "factor_m"
+    assert finding.confirmed is None
+    assert "Not confirmed" in finding.words and "only for full batches" in finding.words
+    assert "constant" not in finding.words

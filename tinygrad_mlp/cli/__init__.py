@@ -33,14 +33,16 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .. import data
+from .. import data, modelfile
+from ..modelfile import load_side as load_meta
+from ..modelfile import meta_path
+from ..modelfile import save_side as save_meta
+from ..train import LOSSES as _LOSSES
+from ..train import OPTIMIZERS as _OPTIMIZERS
 
 __all__ = ["UsageError", "build_parser", "load_meta", "main", "meta_path", "save_meta"]
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "softplus")
-_LOSSES = ("cross_entropy", "bce", "mse")
-_OPTIMIZERS = ("adam", "adamw", "sgd")
-_DEFAULT_LR = {"adam": 0.01, "adamw": 0.01, "sgd": 0.1}
 _PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 _INSTALL_DOT = "apt-get install graphviz, or brew install graphviz"
 
@@ -141,74 +143,6 @@ def _picture_path(text: str) -> Path:
     return path
 
 
-# -- the model's side file ---------------------------------------------------------------------
-
-
-def meta_path(model_path: str | Path) -> Path:
-    """Where ``train --save`` puts the preprocessing of a model saved at ``model_path``.
-
-    >>> meta_path("runs/model.npz").as_posix(), meta_path("model").as_posix()
-    ('runs/model.meta.npz', 'model.meta.npz')
-    """
-    path = Path(model_path)
-    stem = path.name[: -len(".npz")] if path.name.endswith(".npz") else path.name
-    return path.with_name(stem + ".meta.npz")
-
-
-def save_meta(model_path: str | Path, info: dict[str, Any]) -> Path:
-    """Write ``info`` (strings, lists of strings and arrays of numbers) beside a model.
-
-    Text is stored as unicode arrays, so the file loads with ``allow_pickle=False``. A
-    value of None is left out.
-
-    >>> import tempfile, os
-    >>> path = save_meta(os.path.join(tempfile.mkdtemp(), "m.npz"),
-    ...                  {"task": "classification", "class_names": ["a", "b"], "x_mean": None})
-    >>> load_meta(path.with_name("m.npz"))
-    {'class_names': ['a', 'b'], 'task': 'classification'}
-    """
-    arrays = {}
-    for key, value in info.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            arrays[key] = np.array(value)
-        elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            arrays[key] = np.array(list(value), dtype=str)
-        else:
-            arrays[key] = np.asarray(value, dtype=np.float64)
-    path = meta_path(model_path)
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
-    return path
-
-
-def load_meta(model_path: str | Path) -> dict[str, Any] | None:
-    """Read the side file of a model (see :func:`save_meta`); None when there is none.
-
-    0-d text comes back as ``str``, 1-d text as a list of ``str``, numbers as float arrays.
-    A file that is not a valid ``.npz`` raises ``ValueError`` naming it.
-
-    >>> load_meta("no/such/model.npz") is None
-    True
-    """
-    path = meta_path(model_path)
-    if not path.is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except Exception as error:  # whatever NumPy or zipfile met, the file is not usable
-        raise ValueError(f"'{path}' is not a valid model side file ({_one_line(error)})") from None
-    info: dict[str, Any] = {}
-    for key, array in sorted(arrays.items()):
-        if array.dtype.kind == "U":
-            info[key] = str(array) if array.ndim == 0 else [str(v) for v in array]
-        else:
-            info[key] = array
-    return info
-
-
 # -- loading, with errors turned into one line ---------------------------------------------------
 
 
@@ -220,58 +154,36 @@ def _load_dataset(name: str) -> data.Dataset:
 
 
 def _load_csv(path: str, target: str, task: str | None) -> data.Dataset:
-    """``data.load_csv``, errors as ``UsageError``; text labels are taken as classes."""
+    """``train.load_training_csv`` (text labels are classes), errors as ``UsageError``."""
+    from ..train import load_training_csv
+
     try:
-        return data.load_csv(path, target=target, task=task)
+        return load_training_csv(path, target=target, task=task)
     except FileNotFoundError:
         raise UsageError(f"no CSV file at '{path}'") from None
     except IsADirectoryError:
         raise UsageError(f"'{path}' is a directory, not a CSV file") from None
     except (OSError, ValueError) as error:
         message = _one_line(error).replace("task='classification'", "--task classification")
-        first = UsageError(message)
-    if task is None:
-        # Text labels ("setosa") make the inferred task fail; read as classes they load,
-        # unless there are so many that a stray word in a numeric column is more likely.
-        try:
-            ds = data.load_csv(path, target=target, task="classification")
-        except (OSError, ValueError):
-            pass
-        else:
-            if (ds.n_classes or 0) <= 20:
-                return ds
-    raise first
+        raise UsageError(message) from None
 
 
 def _load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
-    from .. import nn
-
     try:
-        model = nn.Module.load(path)
+        return modelfile.load(path)
     except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
         raise UsageError(_one_line(error)) from None
-    try:
-        meta = load_meta(path)
-    except ValueError as error:
-        raise UsageError(_one_line(error)) from None
-    return model, meta
 
 
 def _read_predict_csv(
     path: str, wanted: list[str] | None, n_in: int, target: str | None
-) -> tuple[np.ndarray, list[str] | None]:
-    """The features a model takes (by the names it was trained with, when known; else every
-    column but the target) and the target's cells as text, from a CSV file."""
-    if not Path(path).is_file():
-        raise UsageError(f"no CSV file at '{path}'")
+) -> tuple[np.ndarray, data.TargetColumn | None]:
+    """The features a model takes and the target column (``data.read_model_inputs``)."""
     try:
-        table = data.read_csv(path, features=wanted, target=target)
+        table = data.read_model_inputs(path, wanted, n_in, target)
     except (ValueError, OSError) as error:
         raise UsageError(_one_line(error)) from None
-    if table.X.shape[1] != n_in:
-        raise UsageError(f"{path}: {table.X.shape[1]} feature columns, but the model takes "
-                         f"{n_in}")
-    return table.X, ([text for _, text in table.target_cells] if target is not None else None)
+    return table.X, table.target
 
 
 # -- train ---------------------------------------------------------------------------------------
@@ -294,33 +206,6 @@ def _resolve_data(args: argparse.Namespace) -> tuple[data.Dataset, str]:
     return _load_dataset(name), name
 
 
-def _choose_loss(args: argparse.Namespace, ds: data.Dataset) -> str:
-    classify = ds.task == "classification"
-    loss = args.loss or ("cross_entropy" if classify else "mse")
-    if loss in ("cross_entropy", "bce") and not classify:
-        raise UsageError(f"--loss {loss} needs class labels, but {ds.name} is a regression "
-                         "dataset; use --loss mse (or --task classification for a CSV)")
-    if loss == "bce" and ds.n_classes != 2:
-        raise UsageError(f"--loss bce needs exactly two classes, but {ds.name} has "
-                         f"{ds.n_classes}; use --loss cross_entropy")
-    if loss == "mse" and classify:
-        raise UsageError(f"--loss mse needs a numeric target, but {ds.name} has class labels; "
-                         "use --loss cross_entropy (or bce for two classes), or "
-                         "--task regression for a CSV")
-    return loss
-
-
-def _optimizer(args: argparse.Namespace, params: Any) -> Any:
-    from .. import optim
-
-    lr = args.lr if args.lr is not None else _DEFAULT_LR[args.optimizer]
-    if args.optimizer == "sgd":
-        return optim.SGD(params, lr=lr, momentum=args.momentum)
-    if args.optimizer == "adamw":
-        return optim.AdamW(params, lr=lr)
-    return optim.Adam(params, lr=lr)
-
-
 def _write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
     from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 
@@ -337,53 +222,31 @@ def _write_history(out: Path, history: Any, loss: str, what: str) -> list[Path]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .. import nn
-    from ..engine.tensor import manual_seed
-    from ..train import TrainingDiverged, fit
+    from ..train import TrainingDiverged, plan_training
 
     ds, source = _resolve_data(args)
-    loss_name = _choose_loss(args, ds)
-    classify = ds.task == "classification"
     try:
-        X_train, X_val, y_train, y_val = data.train_test_split(
-            ds.X, ds.y, test_size=args.test_size, seed=args.seed, stratify=classify
-        )
-    except ValueError as error:  # too few samples for the split
-        raise UsageError(f"{source}: {_one_line(error)}") from None
-    scaler = target_scaler = None
-    if args.standardize:
-        scaler = data.Standardize().fit(X_train)  # fit on the training split only
-        X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
-        if not classify:
-            target_scaler = data.Standardize().fit(y_train)
-            y_train, y_val = target_scaler.transform(y_train), target_scaler.transform(y_val)
-    if loss_name == "bce":  # one logit per sample, float targets
-        y_train, y_val = (y.astype(np.float64).reshape(-1, 1) for y in (y_train, y_val))
-    n_out = 1 if loss_name == "bce" else (ds.n_classes if classify else ds.y.shape[1])
-
-    manual_seed(args.seed)
-    model = nn.MLP([ds.n_features, *args.hidden, n_out], activation=args.activation)
-    loss_fn = {"cross_entropy": nn.CrossEntropyLoss, "bce": nn.BCEWithLogitsLoss,
-               "mse": nn.MSELoss}[loss_name]()
-    optimizer = _optimizer(args, model.parameters())
-    print(f"{ds.name}: {len(X_train)} training and {len(X_val)} validation samples, "
-          f"{ds.n_features} features{' (standardized)' if args.standardize else ' (raw)'}; "
-          f"{ds.task}, loss {loss_name}, optimizer {args.optimizer} "
-          f"(lr {optimizer.param_groups[0]['lr']:g})")
-    print(model)
+        plan = plan_training(ds, hidden=args.hidden, activation=args.activation, loss=args.loss,
+                             optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                             test_size=args.test_size, seed=args.seed,
+                             standardize=args.standardize)
+    except ValueError as error:
+        raise UsageError(_one_line(error).replace(f"{ds.name}: ", f"{source}: ", 1)) from None
+    print(plan.describe())
+    print(plan.model)
     out = Path(args.out) if args.out else None
     what = f"nn.MLP on {ds.name}"
+    loss_name = plan.loss_name
     try:
-        history = fit(model, loss_fn, optimizer, (X_train, y_train), epochs=args.epochs,
-                      val_data=(X_val, y_val), batch_size=args.batch_size, seed=args.seed,
-                      progress=not args.quiet, clip_grad_norm=args.clip_grad_norm)
+        history = plan.fit(epochs=args.epochs, batch_size=args.batch_size,
+                           progress=not args.quiet, clip_grad_norm=args.clip_grad_norm)
     except TrainingDiverged as error:
         print(f"\n{error}", file=sys.stderr)
         if out is not None and error.history.epochs:
             for path in _write_history(out, error.history, loss_name, what):
                 print(f"wrote {path} (the epochs before the blow-up)", file=sys.stderr)
         return 1
-    units = " (standardized targets)" if target_scaler is not None else ""
+    units = " (standardized targets)" if plan.target_scaler is not None else ""
     for split, prefix in (("train", ""), ("validation", "val_")):
         line = f"{split}: loss {getattr(history, prefix + 'loss')[-1]:.4f}{units}"
         accuracy = getattr(history, prefix + "accuracy")
@@ -393,18 +256,7 @@ def _train(args: argparse.Namespace) -> int:
     written: list[Path] = []
     if args.save:
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        path = Path(model.save(args.save))
-        written.append(path)
-        written.append(save_meta(path, {
-            "dataset": ds.name, "task": ds.task, "loss": loss_name,
-            "feature_names": list(ds.feature_names),
-            "target": None if classify else ds.target_names[0],
-            "class_names": list(ds.target_names) if classify else None,
-            "x_mean": None if scaler is None else scaler.mean_,
-            "x_std": None if scaler is None else scaler.std_,
-            "y_mean": None if target_scaler is None else target_scaler.mean_,
-            "y_std": None if target_scaler is None else target_scaler.std_,
-        }))
+        written += plan.save(args.save)
     if out is not None:
         written += _write_history(out, history, loss_name, what)
     for path in written:
@@ -413,41 +265,6 @@ def _train(args: argparse.Namespace) -> int:
 
 
 # -- predict -------------------------------------------------------------------------------------
-
-
-def _label_indices(labels: list[str], class_names: list[str], path: str) -> np.ndarray:
-    """Class indices of ``labels`` by the names the model was trained with ("1" is "1.0")."""
-
-    def key(text: str) -> Any:
-        try:
-            return float(text)
-        except ValueError:
-            return text.strip()
-
-    index = {key(name): k for k, name in enumerate(class_names)}
-    unknown = sorted({label for label in labels if key(label) not in index})
-    if unknown:
-        raise UsageError(f"{path}: label(s) {', '.join(map(repr, unknown[:5]))} are not among "
-                         f"the classes the model knows ({', '.join(class_names)})")
-    return np.array([index[key(label)] for label in labels], dtype=np.int64)
-
-
-def _numbers(texts: list[str], path: str, column: str) -> np.ndarray:
-    """The target cells as numbers, or a one-line error naming the first bad one."""
-    try:
-        values = np.array([float(text) for text in texts])
-    except ValueError:
-        bad = next(t for t in texts if not _is_number(t))
-        raise UsageError(f"{path}: column {column!r} holds {bad!r}, not a number") from None
-    return values
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -466,7 +283,7 @@ def _predict(args: argparse.Namespace) -> int:
     task = meta.get("task", "classification" if n_out > 1 else "regression")
     loss = meta.get("loss", "cross_entropy" if task == "classification" else "mse")
     class_names = meta.get("class_names") or [str(k) for k in range(max(n_out, 2))]
-    X, truth_texts = _read_predict_csv(args.csv, meta.get("feature_names"), n_in, args.target)
+    X, truth = _read_predict_csv(args.csv, meta.get("feature_names"), n_in, args.target)
     if "x_mean" in meta:
         X = (X - meta["x_mean"]) / meta["x_std"]
     param = next(iter(model.parameters()))
@@ -495,16 +312,20 @@ def _predict(args: argparse.Namespace) -> int:
                 for k, row in zip(predicted, probs)]
 
     summary = f"{len(rows)} predictions from {args.model}"
-    if truth_texts is not None:
+    if truth is not None:
+        try:
+            expected = truth.classes(class_names) if task == "classification" \
+                else truth.numbers()
+        except ValueError as error:
+            raise UsageError(_one_line(error)) from None
         if task == "classification":
-            truth = _label_indices(truth_texts, class_names, args.csv)
+            truth = expected
             chosen = probs[np.arange(len(truth)), truth]
             cross_entropy = float(-np.mean(np.log(np.clip(chosen, 1e-12, 1.0))))
             summary += (f"; accuracy {np.mean(predicted == truth):.1%}, "
                         f"cross-entropy {cross_entropy:.4f} on {args.target!r}")
         else:
-            truth_values = _numbers(truth_texts, args.csv, args.target)
-            mse = float(np.mean((out - truth_values.reshape(len(out), -1)) ** 2))
+            mse = float(np.mean((out - expected.reshape(len(out), -1)) ** 2))
             summary += f"; MSE {mse:.6g}, RMSE {math.sqrt(mse):.6g} on {args.target!r}"
     if args.output:
         output = Path(args.output)

@@ -60,7 +60,11 @@ EXPECTED = """Andrew Ng's deeplearning.ai form:
 
 def layer_count(parameters: Any) -> int:
     """How many layers a ``parameters`` dict holds (``W1``, ``b1``, ... ``WL``, ``bL``);
-    ConventionError when it is not such a dict."""
+    ConventionError when it is not such a dict.
+
+    >>> layer_count({"W1": 0, "b1": 0, "W2": 0, "b2": 0})
+    2
+    """
     if not isinstance(parameters, dict):
         raise ConventionError(f"parameters must be a dict of W1, b1, ..., got "
                               f"{type(parameters).__name__}\n\n{EXPECTED}")
@@ -74,7 +78,11 @@ def layer_count(parameters: Any) -> int:
 
 def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
     """The number of arguments ``function`` needs, if it is one of ``allowed``; otherwise a
-    ConventionError showing the expected signatures and the one found."""
+    ConventionError showing the expected signatures and the one found.
+
+    >>> check_arity(lambda AL, Y: 0.0, "cost", (2, 3))
+    2
+    """
     if not callable(function):
         raise ConventionError(f"{what} must be a function, got {type(function).__name__}"
                               f"\n\n{EXPECTED}")
@@ -87,7 +95,15 @@ def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
 
 
 class NgNetwork(UserNetwork):
-    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one."""
+    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one.
+
+    >>> import numpy as np
+    >>> net = NgNetwork({"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))},
+    ...                 lambda X, p: (p["W1"] @ X + p["b1"], {}), lambda p, c, X, Y: {},
+    ...                 lambda AL, Y: 0.0)
+    >>> net.example_batch(3)[0].shape
+    (2, 3)
+    """
 
     convention = "ng"
     expected = EXPECTED
@@ -147,11 +163,15 @@ class NgNetwork(UserNetwork):
         lr = learning_rate if learning_rate is not None else (self.learning_rate or 0.01)
         self._params = self._update(X, Y, lr, follow=False)[0]
 
-    def _update(self, X: Any, Y: Any, lr: float, follow: bool
+    def _update(self, X: Any, Y: Any, lr: float, follow: bool, grads: Any = None
                 ) -> tuple[dict[str, np.ndarray], Trace | None]:
-        """Your forward, backward and ``update`` (plain gradient descent when there is none)
-        on copies: the new parameters, and the trace of ``update`` when ``follow``."""
-        grads, _, _, _ = self.traced(X, Y, follow=False)
+        """Your forward, backward (unless its ``grads`` are given) and ``update`` (plain
+        gradient descent when there is none) on copies: the new parameters, and the trace
+        of ``update`` when ``follow``."""
+        if grads is None:
+            grads, _, _, _ = self.traced(X, Y, follow=False)
+        grads = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for k, v in grads.items()}
         params = self.parameters()
         recorded = None
         with self.guard(X, Y):
@@ -234,17 +254,17 @@ class NgNetwork(UserNetwork):
         quantities = self.quantities(grads, recorded, ref, m)
         if self.update is not None:
             try:
-                quantities += self.step_quantities(X, Y, ref)
+                quantities += self.step_quantities(X, Y, ref, grads)
             except Exception as exc:
                 quantities.append(raised(getattr(self.update, "__name__", "update"), exc))
         return quantities, self.dense(X, Y, AL, cache, ref)
 
-    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None
-                        ) -> list[Quantity]:
+    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None,
+                        grads: dict[str, Any]) -> list[Quantity]:
         """The step of your ``update`` on each parameter, divided by the learning rate."""
         lr = self.learning_rate or 0.01
         before = self.parameters()
-        after, _ = self._update(X, Y, lr, follow=True)
+        after, _ = self._update(X, Y, lr, follow=True, grads=grads)
         refs = ref.pieces[0] if ref is not None else {}
         out = []
         for layer in range(self.L, 0, -1):
@@ -277,7 +297,7 @@ class NgNetwork(UserNetwork):
                 return Surrogate(AL, lambda a: float(np.asarray(self._cost(a, Y, self._params))),
                                  exc.reason)
 
-        return [Piece(build, tensors)]
+        return [Piece(build, tensors, tuple(params))]
 
     def _input_tensor(self, X: np.ndarray, tensors: dict[str, Tensor]) -> Any:
         return X
@@ -358,7 +378,11 @@ class NgNetwork(UserNetwork):
 
 
 class NgDeepNetwork(NgNetwork):
-    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``."""
+    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``.
+
+    >>> NgDeepNetwork.convention
+    'ng-deep'
+    """
 
     convention = "ng-deep"
 
@@ -390,7 +414,9 @@ class NgDeepNetwork(NgNetwork):
                 continue
             found = _layer_local(recorded, entry, "dZ")
             if found is not None:
-                values[key], values[f"{key} label"] = found
+                made = recorded.origin(found[0])
+                values[key] = found[0]
+                values[f"{key} label"] = f"dZ in {made.function}" if made else found[1]
         return values
 
     def traced(self, X: np.ndarray, Y: np.ndarray, follow: bool = True

@@ -61,7 +61,11 @@ DEFAULT_ETA = {"nielsen": 3.0, "nielsen2": 0.5}
 
 def is_nielsen(obj: Any) -> bool:
     """Does ``obj`` look like a Nielsen ``Network`` (lists ``weights``/``biases`` and the
-    methods ``backprop`` and ``feedforward``)?"""
+    methods ``backprop`` and ``feedforward``)?
+
+    >>> is_nielsen(object())
+    False
+    """
     return (isinstance(getattr(obj, "weights", None), list)
             and isinstance(getattr(obj, "biases", None), list)
             and callable(getattr(obj, "backprop", None))
@@ -69,7 +73,11 @@ def is_nielsen(obj: Any) -> bool:
 
 
 class NielsenNetwork(UserNetwork):
-    """A Nielsen ``Network`` (see the module docstring)."""
+    """A Nielsen ``Network`` (see the module docstring).
+
+    >>> NielsenNetwork.expected.splitlines()[0]
+    "Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)"
+    """
 
     expected = EXPECTED
     subject = "net"
@@ -286,7 +294,7 @@ class NielsenNetwork(UserNetwork):
                 except NotDifferentiable as exc:
                     return Surrogate(a, lambda v: float(np.asarray(self._cost(v, y))), exc.reason)
 
-            pieces.append(Piece(build, tensors))
+            pieces.append(Piece(build, tensors, tuple(leaves)))
         return pieces
 
     def example_losses(self, X: np.ndarray, Y: np.ndarray) -> list[Callable[[dict], float]]:

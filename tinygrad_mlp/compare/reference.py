@@ -19,7 +19,7 @@ whose gradients are wanted.
 
 >>> import tinygrad_mlp as tg
 >>> W = tg.tensor(np.array([[2.0]]), requires_grad=True)
->>> piece = Piece(lambda: (W * 3.0).sum(), {"W": W})
+>>> piece = Piece(lambda: (W * 3.0).sum(), {"W": W}, required=("W",))
 >>> piece_gradients(piece)[1]["W"].tolist()
 [[3.0]]
 """
@@ -67,6 +67,8 @@ class Piece:
 
     build: Callable[[], Tensor | Surrogate]
     tensors: dict[str, Tensor]
+    # The parameters: a graph that does not reach one of them was cut on the way.
+    required: tuple[str, ...] = ()
 
 
 @dataclass
@@ -102,6 +104,11 @@ def piece_gradients(piece: Piece) -> tuple[float, dict[str, np.ndarray], str | N
     found = grad(built, [piece.tensors[k] for k in names], allow_unused=True)
     out = {}
     for name, g in zip(names, found):
+        if g is None and name in piece.required:
+            raise NotDifferentiable(
+                f"the graph of your forward pass does not reach {name}: something on the way "
+                "turned a Tensor into a plain number or array (np.array(...), float(...), "
+                ".item()) and its gradient would be lost")
         tensor = piece.tensors[name]
         out[name] = np.zeros(tensor.shape) if g is None else np.array(g.numpy(), dtype=np.float64)
     return float(built.item()), out, reason

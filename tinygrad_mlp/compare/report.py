@@ -30,7 +30,11 @@ REFERENCE_WORDS = {
 @dataclass
 class GradientReport:
     """What :func:`~tinygrad_mlp.compare.check_backprop` returns for Nielsen's and Ng's
-    conventions, and :func:`~tinygrad_mlp.compare.check_gradients` for any other."""
+    conventions, and :func:`~tinygrad_mlp.compare.check_gradients` for any other.
+
+    >>> GradientReport("title", "ng", [], [], "exact").summary()
+    'All 0 parts agree with the reference (largest relative error 0).'
+    """
 
     title: str
     convention: str
@@ -111,11 +115,17 @@ class GradientReport:
             parts += ["", self.summary()]
         else:
             first, *others = self.findings
-            parts += ["", f"FIRST MISMATCH: {first.key}", _finding_text(first)]
+            parts += ["", f"FIRST MISMATCH: {self._named(first.key)}", _finding_text(first)]
             for k, other in enumerate(others, 2):
-                parts += ["", f"MISTAKE {k}: {other.key} (wrong on its own, not because of "
-                          "the first)", _finding_text(other)]
+                parts += ["", f"MISTAKE {k}: {self._named(other.key)} (wrong on its own, not "
+                          "because of the first)", _finding_text(other)]
         return "\n".join(parts + self._notes())
+
+    def _named(self, key: str) -> str:
+        """The part's key, and how your code calls it when that is not the key."""
+        row = self.row(key)
+        label = row.quantity.label if row is not None else ""
+        return f"{key} ({label})" if label else key
 
     def _notes(self) -> list[str]:
         return [wrap(f"Note: {note}", "", "  ") for note in self.notes]
@@ -137,7 +147,7 @@ def _verdict(r: Row) -> str:
             return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"
     if r.status == "follows":
-        return f"wrong, follows from {q.parent}"
+        return f"wrong, {r.note or 'follows from ' + str(q.parent)}"
     if r.status == "unjudged":
         return "wrong (after a mistake above)"
     return "not checked (no reference)"

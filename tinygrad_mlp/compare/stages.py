@@ -119,7 +119,11 @@ class Checks:
 def judge(user: Any, reference: np.ndarray, scales: tuple[float, ...], rtol: float
           ) -> tuple[Comparison, float | None]:
     """Compare at each allowed scale; the comparison at the first that agrees (or at the
-    first scale when none does) and that scale (None when none agrees)."""
+    first scale when none does) and that scale (None when none agrees).
+
+    >>> judge(np.array([4.0]), np.array([1.0]), (4.0, 1.0), 1e-6)[1]
+    4.0
+    """
     mask = np.isfinite(reference)
     results = []
     for s in scales:
@@ -150,7 +154,10 @@ def _numeric(x: Any) -> bool:
 
 def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
                rtol: float = RTOL) -> Checks:
-    """Judge every quantity in order (see the module docstring)."""
+    """Judge every quantity in order (see the module docstring).
+
+    >>> run_checks([Quantity("dW1", "param", None, np.ones(2), np.ones(2))], None, None).first
+    """
     checks = Checks()
     by_key = {q.key: q for q in quantities}
     suspects: set[str] = set()  # parts a finding has already blamed
@@ -177,8 +184,11 @@ def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
         follows = expected is not None and any(
             matches(q.user, expected * s / q.pe, max(rtol * 10, 1e-7)) for s in q.scales)
         if suspects & (_ancestors(q, by_key) | {"forward"}):
-            checks.rows.append(Row(q, "follows" if follows else "unjudged", comparison,
-                                   note=f"follows from {q.parent}" if follows else ""))
+            if follows:
+                checks.rows.append(Row(q, "follows", comparison, note=f"follows from {q.parent}"))
+            else:
+                checks.rows.append(_same_mistake(q, comparison, parent, checks, quantities,
+                                                 context, m, rtol))
             continue
         checks.rows.append(Row(q, "wrong", comparison))
         usable = parent if parent is not None and parent.status in ("ok", "unchecked") else None
@@ -207,7 +217,11 @@ def _scales(q: Quantity, parent: Row | None) -> tuple[float, ...]:
 
 
 def raised(key: str, exc: BaseException) -> Quantity:
-    """A call of yours that raised, as a part of the check (``key`` names the call)."""
+    """A call of yours that raised, as a part of the check (``key`` names the call).
+
+    >>> raised("update", ValueError("no")).error
+    'update raised ValueError: no'
+    """
     return Quantity(key, "call", None, None, None, error=f"{key} raised {exception_text(exc)}")
 
 
@@ -216,6 +230,23 @@ def _missing(q: Quantity) -> Cause:
     return Cause(q.key, "missing", f"your gradients have no {q.key} (they have {have}): a key "
                  "spelled or numbered otherwise (an index off by one?), or a layer left out",
                  None)
+
+
+def _same_mistake(q: Quantity, comparison: Comparison, parent: Row | None, checks: Checks,
+                  quantities: list[Quantity], context: Dense | None, m: int | None,
+                  rtol: float) -> Row:
+    """A part after a mistake that does not simply follow from it: when the same slip in the
+    same line explains it (a helper called once per layer), it is that mistake again."""
+    if parent is not None and parent.status not in ("ok", "unchecked"):
+        # judged on your own parent value, as if it were right
+        parent = Row(parent.quantity, "ok", scale=parent.quantity.scales[0])
+    expected = _expected(q, parent, {p.key: p for p in quantities}, context)
+    cause = _cause(q, comparison, parent, expected, quantities, context, m, rtol)
+    for f in checks.findings:
+        if f.cause == cause.cause != "unknown" and _same_line(f, cause):
+            f.also.append(q.key)
+            return Row(q, "follows", comparison, note=f"the same mistake as {f.key}")
+    return Row(q, "unjudged", comparison)
 
 
 def _ancestors(q: Quantity, by_key: dict[str, Quantity]) -> set[str]:
@@ -336,7 +367,8 @@ def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np
     dense = _scaled(_dense_guesses(q, parent, context, user_shape), q, scale)
     tolerance = max(rtol * 10, 1e-7)
     found = explain(q.user, dense, tolerance, mask) or explain(
-        q.user, _generic_guesses(q, base, quantities, m), tolerance, mask)
+        q.user, _generic_guesses(q, base, quantities, m or _whole(comparison.factor)),
+        tolerance, mask)
     if found is None:
         return Cause(q.key, "unknown", _unknown_words(q, comparison), q.origin, comparison.factor)
     return Cause(q.key, found.cause, found.words, _localize(q, found, quantities),
@@ -415,6 +447,17 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
         if np.shape(other.reference) == np.shape(base):
             yield Guess("wrong_layer", f"the gradient of another part: {other.key}'s where "
                         f"{q.key}'s belongs", other.reference * (q.scales[0]))
+
+
+def _whole(factor: float | None) -> int | None:
+    """A factor that is a whole number n > 2 (or 1/n): where the batch size is not known, the
+    likely one (2 is more likely the factor of a square)."""
+    if factor is None or factor == 0:
+        return None
+    for value in (abs(factor), 1 / abs(factor)):
+        if value > 2.5 and abs(value - round(value)) < 1e-6 * value:
+            return round(value)
+    return None
 
 
 def _unknown_words(q: Quantity, c: Comparison) -> str:

@@ -39,7 +39,11 @@ import numpy as np
 
 from .usercode import is_user_frame, module_of
 
-# Arrays larger than this are recorded by identity only (no copy, no in-place tracking).
+# Arrays your lines did not make (the data, the parameters handed in) are watched for
+# in-place changes up to this size; larger ones (a batch of images) by identity only, since
+# comparing them at every line would cost more than the call itself. Arrays your lines make
+# are always watched (up to MAX_TRACKED_SIZE).
+MAX_WATCHED_INPUT = 65_536
 MAX_TRACKED_SIZE = 4_000_000
 # How deep into containers and your objects a line's effects are looked for
 # (``self`` -> ``self.W`` -> ``self.W[0]``), and how many items of one container.
@@ -51,7 +55,11 @@ MAX_ITEMS = 64
 class Assignment:
     """One effect of one line: ``name`` (as you would write it: ``dZ1``, ``grads['dW1']``,
     ``self.W[0]``) got ``value`` — a new object, or (``changed``) the same object changed in
-    place. ``snapshot`` is a copy of an array's value at that moment."""
+    place. ``snapshot`` is a copy of an array's value at that moment.
+
+    >>> Assignment("dZ", 1.0, 1.0, "f", "net.py", 3, "dZ = 1.0", 0).describe()
+    'net.py:3 in f: dZ = 1.0'
+    """
 
     name: str
     value: Any
@@ -72,7 +80,11 @@ class Assignment:
 @dataclass(eq=False)
 class Call:
     """One call of one of your functions: its ``arguments`` as they came in, and the index
-    of the call it was made from (None at the top)."""
+    of the call it was made from (None at the top).
+
+    >>> Call(0, "backward", "my_net", {"dA": 1.0}, None).function
+    'backward'
+    """
 
     index: int
     function: str
@@ -84,7 +96,11 @@ class Call:
 @dataclass
 class Trace:
     """What :func:`trace` saw: the call's ``result`` (or the ``error`` it raised), every
-    :class:`Assignment` in the order the lines ran, and every :class:`Call`."""
+    :class:`Assignment` in the order the lines ran, and every :class:`Call`.
+
+    >>> Trace().origin(object()) is None
+    True
+    """
 
     result: Any = None
     error: BaseException | None = None
@@ -136,14 +152,21 @@ class Trace:
         return [c for c in self.calls if any(v is obj for v in c.arguments.values())]
 
 
-def trace(call: Callable[[], Any], modules: Collection[str] | None = None) -> Trace:
+def trace(call: Callable[[], Any], modules: Collection[str] | None = None,
+          returns: bool = False) -> Trace:
     """Run ``call()`` and record what your lines assign (see the module docstring).
 
     ``modules`` names the modules whose functions are followed (by default every module
-    that is not library code). An exception inside is caught and kept as ``error``; the
-    previous trace function (a debugger, coverage) is restored afterwards.
+    that is not library code). With ``returns``, what a ``return`` line hands back is
+    recorded too, as ``"the return value"`` (``return float(np.mean(d * d))`` assigns no
+    name, yet it may be where an inf is made). An exception inside is caught and kept as
+    ``error``; the previous trace function (a debugger, coverage) is restored afterwards.
+
+    >>> t = trace(lambda: sum([1, 2]), modules=set())
+    >>> t.result, t.assignments
+    (3, [])
     """
-    tracer = _Tracer(modules)
+    tracer = _Tracer(modules, returns)
     previous = sys.gettrace()
     sys.settrace(tracer.global_trace)
     try:
@@ -165,11 +188,13 @@ class _Frame:
 
 
 class _Tracer:
-    def __init__(self, modules: Collection[str] | None) -> None:
+    def __init__(self, modules: Collection[str] | None, returns: bool = False) -> None:
         self.modules = None if modules is None else set(modules)
+        self.returns = returns
         self.trace = Trace()
         self.frames: dict[int, _Frame] = {}
         self.stack: list[int] = []
+        self.inputs: set[int] = set()  # ids of the arrays the traced call was given
 
     def follows(self, frame: FrameType) -> bool:
         if self.modules is not None:
@@ -184,7 +209,7 @@ class _Tracer:
         self.trace.calls.append(Call(index, frame.f_code.co_name, module_of(frame),
                                      dict(frame.f_locals), parent))
         state = _Frame(index, frame)
-        state.seen = {name: _fingerprint(value, MAX_DEPTH)
+        state.seen = {name: _fingerprint(value, MAX_DEPTH, None, self.inputs, index == 0)
                       for name, value in frame.f_locals.items()}
         self.frames[id(frame)] = state
         self.stack.append(index)
@@ -198,6 +223,8 @@ class _Tracer:
             self.record(frame, state)
             state.line = frame.f_lineno
         if event == "return":
+            if self.returns and arg is not None:
+                self.record_return(frame, state, arg)
             del self.frames[id(frame)]
             if self.stack and self.stack[-1] == state.index:
                 self.stack.pop()
@@ -209,13 +236,21 @@ class _Tracer:
         now = {}
         for name, value in list(frame.f_locals.items()):
             old = state.seen.get(name)
-            new = _fingerprint(value, MAX_DEPTH, old)
+            new = _fingerprint(value, MAX_DEPTH, old, self.inputs)
             now[name] = new
             for path, obj, snapshot, changed in _differences(name, old, new):
                 self.trace.assignments.append(Assignment(
                     path, obj, snapshot, frame.f_code.co_name, frame.f_code.co_filename, line,
                     source, state.index, changed))
         state.seen = now
+
+    def record_return(self, frame: FrameType, state: _Frame, value: Any) -> None:
+        line = frame.f_lineno
+        source = statement_text(frame.f_code.co_filename, line, frame.f_globals)
+        snapshot = value.copy() if isinstance(value, np.ndarray) else _plain(value)
+        self.trace.assignments.append(Assignment(
+            "the return value", value, snapshot, frame.f_code.co_name, frame.f_code.co_filename,
+            line, source, state.index))
 
 
 _STATEMENTS: dict[tuple[str, int], dict[int, int]] = {}
@@ -267,9 +302,16 @@ class _Print:
         self.obj, self.kind, self.copy, self.items = obj, kind, copy, items
 
 
-def _fingerprint(value: Any, depth: int, old: _Print | None = None) -> _Print:
+def _fingerprint(value: Any, depth: int, old: _Print | None = None,
+                 inputs: set[int] | None = None, at_call: bool = False) -> _Print:
+    """``value``'s fingerprint; ``inputs`` collects (at a call) and tells (at a line) which
+    arrays came in from outside your lines, which are watched only up to a size."""
     if isinstance(value, np.ndarray):
-        if value.size > MAX_TRACKED_SIZE:
+        if at_call and inputs is not None:
+            inputs.add(id(value))
+        big = value.size > MAX_TRACKED_SIZE or (
+            value.size > MAX_WATCHED_INPUT and inputs is not None and id(value) in inputs)
+        if big:
             return _Print(value, "big")
         if old is not None and old.obj is value and old.copy is not None and (
                 old.copy.shape == value.shape and np.array_equal(old.copy, value, equal_nan=True)):
@@ -279,16 +321,17 @@ def _fingerprint(value: Any, depth: int, old: _Print | None = None) -> _Print:
         return _Print(value, "other")
     olds = old.items if old is not None and old.obj is value and old.items is not None else {}
     if isinstance(value, (list, tuple)):
-        items = {k: _fingerprint(v, depth - 1, olds.get(k)) for k, v in
+        items = {k: _fingerprint(v, depth - 1, olds.get(k), inputs, at_call) for k, v in
                  enumerate(value[:MAX_ITEMS])}
         return _Print(value, "seq", items=items)
     if isinstance(value, dict):
         keys = list(value)[:MAX_ITEMS]
-        items = {k: _fingerprint(value[k], depth - 1, olds.get(k)) for k in keys}
+        items = {k: _fingerprint(value[k], depth - 1, olds.get(k), inputs, at_call)
+                 for k in keys}
         return _Print(value, "map", items=items)
     if _is_users_object(value):
         attrs = list(vars(value).items())[:MAX_ITEMS]
-        items = {k: _fingerprint(v, depth - 1, olds.get(k)) for k, v in attrs}
+        items = {k: _fingerprint(v, depth - 1, olds.get(k), inputs, at_call) for k, v in attrs}
         return _Print(value, "object", items=items)
     return _Print(value, "other")
 

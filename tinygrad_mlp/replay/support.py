@@ -50,7 +50,8 @@ def supported_layers() -> dict[type[Module], type[Function] | None]:
         cls: op for cls, op in _LAYERS.items() if op in LAYER_FORMS
     }
     for spec in ACTIVATIONS.values():
-        if spec.op is None or spec.op in LAYER_FORMS:
+        # op None with composite=True (GELU, ELU) records several ops: not the identity.
+        if (spec.op is None and not spec.composite) or spec.op in LAYER_FORMS:
             table[spec.module] = spec.op
     return table
 

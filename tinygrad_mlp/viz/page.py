@@ -281,6 +281,7 @@ function update() {
   $("prev").disabled = $("first").disabled = step === 0;
   $("next").disabled = $("last").disabled = step === D.steps.length - 1;
   $("detail").innerHTML = detail(s, cur);
+  paint();
   if (cur) follow(folded ? center(L.frames[folded.key]) : L.nodes[cur.id]);
   document.body.dataset.renderMs = (performance.now() - t0).toFixed(2);
 }
@@ -309,22 +310,31 @@ function show(d, field, plain) {
   return h + `<div class="shape">${esc(d.shape)}</div></div>`;
 }
 
+const heats = [];
+
 function heat(m) {
   if (!m) return "";
   const size = Math.max(6, Math.floor(180 / Math.max(m.cols, m.rows)));
-  let h = `<svg class="heat" width="${m.cols * size}" height="${m.rows * size}">`;
-  m.cells.forEach((r, i) => r.forEach((v, j) => {
-    let fill, tip = v;
-    if (typeof v === "string") fill = "#111827";
-    else {
-      const t = Math.round(255 - Math.abs(v) * 2.2);
-      fill = v >= 0 ? `rgb(255,${t},${t})` : `rgb(${t},${t},255)`;
-      tip = `${v}% of ${m.scale}`;
-    }
-    h += `<rect x="${j * size}" y="${i * size}" width="${size}" height="${size}" ` +
-      `fill="${fill}"><title>${esc(tip)}</title></rect>`;
-  }));
-  return h + "</svg>";
+  heats.push([m, size]);
+  return `<canvas class="heat" data-heat="${heats.length - 1}" width="${m.cols * size}" ` +
+    `height="${m.rows * size}" title="block means, red positive, blue negative, ` +
+    `darkest at |${esc(m.scale)}|; black: NaN or inf"></canvas>`;
+}
+
+function paint() {
+  document.querySelectorAll("#detail canvas.heat").forEach(c => {
+    const [m, size] = heats[+c.dataset.heat];
+    const g = c.getContext("2d");
+    m.cells.forEach((r, i) => r.forEach((v, j) => {
+      if (typeof v === "string") g.fillStyle = "#111827";
+      else {
+        const t = Math.round(255 - Math.abs(v) * 2.2);
+        g.fillStyle = v >= 0 ? `rgb(255,${t},${t})` : `rgb(${t},${t},255)`;
+      }
+      g.fillRect(j * size, i * size, size, size);
+    }));
+  });
+  heats.length = 0;
 }
 
 function name(id) { const n = byId[id]; return esc(n.title); }
