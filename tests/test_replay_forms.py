@@ -417,8 +417,6 @@ NEW_LAYERS = {
 @pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 @pytest.mark.parametrize("name", list(NEW_LAYERS))
 def test_the_new_layers_run_eager_and_the_reason_names_them(name, training):
-    if not hasattr(nn, name):
-        pytest.skip(f"nn.{name} is not in nn yet")
     tg.manual_seed(2)
     model = nn.Sequential(nn.Linear(3, 6), NEW_LAYERS[name](), nn.Linear(6, 2))
     twin = copy.deepcopy(model)  # a Dropout's generator too: the same masks
