@@ -53,7 +53,8 @@ def features(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("argv", [
     ["graph", "--seed", "-1"], ["demo", "--seed", "-1"], ["train", "--seed", "-3"],
     ["check", "x.py", "--seed", "-1"], ["train", "--seed", "1.5"],
-    ["check", "x.py", "--samples", "0"], ["graph", "--batch-size", "-2"],
+    ["check", "x.py", "--samples", "0"], ["check", "x.py", "--samples", "10000000"],
+    ["graph", "--batch-size", "-2"],
 ])
 def test_bad_numbers_are_refused_by_name(argv, capsys):
     err = one_error(argv, capsys)
@@ -69,6 +70,15 @@ def test_sizes_that_cannot_fit_in_memory_are_refused_before_allocating(capsys, m
     assert "--hidden" in err and "GB" in err and "memory" in err
     err = one_error(["graph", "--sizes", "2,3000000,3000000,1", "--out", "g.dot"], capsys)
     assert "--sizes" in err and "memory" in err
+
+
+def test_a_batch_that_cannot_fit_is_refused(saved, capsys):
+    err = one_error(["graph", "--model", str(saved / "m.npz"), "--batch-size", "10000000000",
+                     "--out", "g.dot"], capsys)
+    assert "--batch-size" in err and "a smaller --batch-size" in err
+    status, out, _ = run_cli(["train", "--batch-size", "1000000000", "--epochs", "1", "--quiet"],
+                             capsys)
+    assert status == 0 and "validation:" in out  # a batch larger than the data is the data
 
 
 def test_the_memory_estimate_against_a_tiny_machine(monkeypatch):

@@ -5,13 +5,14 @@
 - ``Parser``: an ``ArgumentParser`` whose own errors are one line too.
 - argument types (each raises ``ArgumentTypeError``, which argparse reports on one line):
   ``positive_int``, ``positive_float``, ``non_negative_float``, ``fraction``, ``seed``,
+  ``samples``,
   ``sizes``, ``dataset_name``, ``train_dataset_name``, ``picture_path``.
 - output locations, checked before any work starts: ``check_output_file`` (a file to write:
   not a directory, no file in the way of its folder, a folder we may write in),
   ``check_output_dir`` (a folder to write into) and ``make_parent`` (creates the missing
   folders of a file's path and says so).
-- ``check_fits_in_memory``: an MLP whose weights alone could not fit in this machine's memory
-  is refused before anything is allocated.
+- ``check_fits_in_memory``: an MLP (and batch) whose training could not fit in this machine's
+  memory is refused before anything is allocated.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .. import data
 __all__ = [
     "PICTURE_SUFFIXES", "Parser", "UsageError", "check_fits_in_memory", "check_output_dir",
     "check_output_file", "dataset_name", "fraction", "make_parent", "non_negative_float",
-    "one_line", "picture_path", "positive_float", "positive_int", "seed", "sizes",
+    "one_line", "picture_path", "positive_float", "positive_int", "samples", "seed", "sizes",
     "train_dataset_name",
 ]
 
@@ -82,6 +83,9 @@ positive_float = _number(float, lambda v: math.isfinite(v) and v > 0,
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0,
                              "a finite number >= 0")
 seed = _number(int, lambda v: v >= 0, "a seed: an integer >= 0")
+MAX_SAMPLES = 1_000_000
+samples = _number(int, lambda v: 1 <= v <= MAX_SAMPLES,
+                  f"a number of examples from 1 to {MAX_SAMPLES}")
 
 
 def fraction(text: str) -> float:
@@ -247,6 +251,8 @@ def check_fits_in_memory(layer_sizes: Sequence[int], option: str, batch: int = 1
     needed = weights * BYTES_PER_WEIGHT + batch * sum(layer_sizes) * 4 * 3
     available = memory_bytes() or 1 << 40
     if needed > available:
-        raise UsageError(f"{option}: an MLP of {list(layer_sizes)} has {weights:.3g} weights, "
-                         f"about {needed / 1e9:.3g} GB to train, more than this machine's "
-                         f"{available / 1e9:.3g} GB of memory; choose smaller layers")
+        smaller = "a smaller --batch-size" if option == "--batch-size" else "smaller layers"
+        raise UsageError(f"{option}: an MLP of {list(layer_sizes)} has {weights:.3g} weights; "
+                         f"training it on batches of {batch} needs about {needed / 1e9:.3g} GB, "
+                         f"more than this machine's {available / 1e9:.3g} GB of memory; choose "
+                         f"{smaller}")

@@ -30,6 +30,7 @@ def _model(args: argparse.Namespace) -> tuple[Any, int, int, str, str]:
     if args.model is not None:
         model, meta = load_model(args.model, finite=False)  # NaN weights are drawn too
         n_in, n_out = linear_sizes(model, args.model, "draw")
+        check_fits_in_memory([n_in, n_out], "--batch-size", args.batch_size)
         return model, n_in, n_out, (meta or {}).get("loss", "mse"), args.model
     if len(args.sizes) < 2:
         raise UsageError("--sizes needs at least two sizes (inputs and outputs), e.g. 2,8,1")

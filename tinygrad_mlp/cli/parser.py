@@ -18,6 +18,7 @@ from .arguments import (
     picture_path,
     positive_float,
     positive_int,
+    samples,
     seed,
     sizes,
     train_dataset_name,
@@ -173,15 +174,15 @@ def _add_graph(commands: Any) -> None:
     graph.set_defaults(run=run_graph)
 
 
-def _add_user_file(parser: argparse.ArgumentParser, samples: str) -> None:
+def _add_user_file(parser: argparse.ArgumentParser, default: str) -> None:
     """The options that pick a network in a user's file and the data to run it on."""
     parser.add_argument("--name", metavar="NAME", help="the network to use when the file "
                         "holds several (as the error lists them: Network, parameters, ...)")
     parser.add_argument("--csv", metavar="PATH", help="real data instead of a random batch: "
                         "a CSV file with a header row (needs --target)")
     parser.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
-    parser.add_argument("--samples", type=positive_int, metavar="N",
-                        help=f"examples to run on: the random batch's size (default: {samples})"
+    parser.add_argument("--samples", type=samples, metavar="N",
+                        help=f"examples to run on: the random batch's size (default: {default})"
                         ", or the first N rows of --csv (default: all)")
     parser.add_argument("--seed", type=seed, default=0, help="of the random batch (default: 0)")
 

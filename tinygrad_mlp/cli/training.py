@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import data, modelfile, nn
 from ..engine.autograd import no_grad
+from ..engine.tensor import Tensor
 from ..modelfile import meta_path
 from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves
 from ..train import (
@@ -174,7 +175,8 @@ def run_train(args: argparse.Namespace) -> int:
     save, out = _train_outputs(args)
     ds, source = resolve_data(args)
     outputs = 1 if ds.task != "classification" else ds.n_classes or 2
-    check_fits_in_memory([ds.n_features, *args.hidden, outputs], "--hidden", args.batch_size)
+    check_fits_in_memory([ds.n_features, *args.hidden, outputs], "--hidden",
+                         min(args.batch_size, len(ds)))
     plan = make_plan(args, ds, source)
     print(plan.describe())
     print(plan.model)
@@ -252,13 +254,12 @@ class Predictions:
         return header, [[repr(float(v)) for v in row] for row in self.out]
 
     def _classes(self) -> tuple[list[str], list[list[str]]]:
-        out = self.out
-        if self.loss == "bce":
-            p1 = 1.0 / (1.0 + np.exp(-np.clip(out[:, 0], -500, 500)))
+        logits = Tensor(self.out)  # float64, as the outputs were read
+        if self.loss == "bce":  # one logit: the probability of class 1
+            p1 = logits[:, 0].sigmoid().numpy()
             self.probs = np.column_stack([1.0 - p1, p1])
         else:
-            shifted = np.exp(out - out.max(axis=1, keepdims=True))
-            self.probs = shifted / shifted.sum(axis=1, keepdims=True)
+            self.probs = logits.softmax(axis=1).numpy()
         self.predicted = self.probs.argmax(axis=1)
         names = self.class_names
         header = ["predicted", *(f"p_{name}" for name in names[: self.probs.shape[1]])]
