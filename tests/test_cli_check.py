@@ -26,7 +26,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 TITLES = {
     "ng_planar": "Ng's 2-layer form", "ng_deep": "Ng's L-layer form",
     "nielsen_network": "Nielsen's network.py", "nielsen_network2": "Nielsen's network2.py",
-    "freeform_cs231n": "the free form", "freeform_layers": "the free form",
+    "freeform_cs231n": "free form", "freeform_layers": "free form",
 }
 # One line of each file as a learner gets it wrong: (the line as written, as changed).
 DEFECTS = {

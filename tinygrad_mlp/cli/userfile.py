@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compare.check import TITLES as CHECK_TITLES
 from ..compare.conventions import (
     EXPECTED,
     SIZES,
@@ -47,11 +48,8 @@ __all__ = ["COLUMN_LAYOUT", "UserFile", "imported", "module_name", "open_network
 # Conventions with one example per column (the others take one per row).
 COLUMN_LAYOUT = ("ng", "ng-deep")
 NEVER_NAMES = frozenset(sys.stdlib_module_names) | {"numpy", "tinygrad_mlp", "__main__"}
-TITLES = {
-    "skeleton": "the course skeleton", "nielsen": "Nielsen's network.py",
-    "nielsen2": "Nielsen's network2.py", "ng": "Ng's 2-layer form",
-    "ng-deep": "Ng's L-layer form", "free-form": "the free form (loss_fn, params, grads)",
-}
+# How the reports call each convention, and the course skeleton beside them.
+TITLES = {**CHECK_TITLES, "skeleton": "the course skeleton"}
 
 
 def module_name(path: Path) -> str:
