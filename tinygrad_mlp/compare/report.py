@@ -27,6 +27,30 @@ REFERENCE_WORDS = {
 }
 
 
+class PartName(str):
+    """A part's name that also equals the other names your code has for it.
+
+    >>> name = PartName("nabla_b[1]", ("nabla_b[-1]",))
+    >>> name == "nabla_b[1]", name == "nabla_b[-1]", str(name)
+    (True, True, 'nabla_b[1]')
+    """
+
+    aliases: tuple[str, ...]
+
+    def __new__(cls, key: str, aliases: tuple[str, ...] = ()) -> PartName:
+        self = super().__new__(cls, key)
+        self.aliases = tuple(aliases)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other) or other in self.aliases
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
 @dataclass
 class GradientReport:
     """What :func:`~tinygrad_mlp.compare.check_backprop` returns for Nielsen's and Ng's
@@ -53,13 +77,15 @@ class GradientReport:
 
     @property
     def first_mismatch(self) -> str | None:
-        """The first wrong part, in your terms (None when all agree)."""
+        """The first wrong part, in your terms (None when all agree): a :class:`PartName`,
+        equal to each of the names your code may use for it (``nabla_b[1]`` is also
+        ``nabla_b[-1]`` in Nielsen's backprop)."""
         if self.error is not None:
             return self.error_part
         for status in ("wrong", "follows", "unjudged"):
             for r in self.rows:
                 if r.status == status:
-                    return r.quantity.key
+                    return PartName(r.quantity.key, r.quantity.aliases)
         return None
 
     @property

@@ -72,6 +72,7 @@ class Quantity:
     required: bool = False
     present: tuple[str, ...] = ()
     error: str | None = None
+    aliases: tuple[str, ...] = ()
     transform: Callable[[np.ndarray], np.ndarray] | None = None
     trace: Trace | None = None
 
