@@ -152,6 +152,13 @@ def test_a_planted_defect_in_the_deep_network(label):
     assert_found(report, part, causes, line[0] if line else new.strip())
 
 
+def test_the_output_gradient_answers_to_dAL_too():
+    old, new, *_ = DEEP_DEFECTS["dAL uphill"]
+    report = check_deep(planted("ng_deep", old, new))
+    assert report.first_mismatch == "dA3" and report.first_mismatch == "dAL"
+    assert "FIRST MISMATCH: dA3 (dAL in L_model_backward)" in str(report)
+
+
 def test_a_missing_factor_2_in_a_regression_output():
     old, new = "dAL = 2 * (AL - Y)", "dAL = (AL - Y)"
     report = check_deep(planted("ng_deep", old, new), output="identity")
