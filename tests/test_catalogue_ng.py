@@ -172,6 +172,13 @@ FLOAT_COST = ("cost = np.squeeze(cost)", "cost = float(np.squeeze(cost))")
 DROPPED_GRAPH = ("A1 = np.tanh(Z1)", "A1 = np.array(np.tanh(Z1))")
 
 
+def test_a_transposed_gradient_of_the_wrong_shape_is_named():
+    old, new = "dW1 = (1 / m) * np.dot(dZ1, X.T)", "dW1 = (1 / m) * np.dot(X, dZ1.T)"
+    report = check_planar(planted("ng_planar", old, new), n_x=2)  # W1 is (4, 2)
+    assert_found(report, "dW1", {"transpose"}, new)
+    assert "WRONG: shape (2, 4), not (4, 2)" in str(report)
+
+
 def test_a_cost_that_returns_a_float_is_differenced_and_the_rest_is_exact():
     report = check_planar(planted("ng_planar", *FLOAT_COST))
     assert report.ok, str(report)

@@ -168,7 +168,7 @@ def _verdict(r: Row) -> str:
         if c is None:
             return f"WRONG: {r.note}"
         if c is not None and c.error is not None:
-            return f"WRONG: {c.error}"[:33]
+            return "WRONG: " + c.error.replace(" where ", ", not ").replace(" was expected", "")
         if c is not None and c.factor is not None:
             return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"
