@@ -120,7 +120,8 @@ class GradientReport:
                  f"{'norm ratio':>12}"]
         for r in self.rows:
             c = r.comparison
-            numbers = "" if c is None or (r.status == "ok" and c.max_abs == 0) else (
+            numbers = "" if c is None or c.error is not None or (
+                r.status == "ok" and c.max_abs == 0) else (
                 f"{format_number(c.max_abs, 2):>12}{format_number(c.rel, 2):>10}"
                 f"{format_number(c.ratio, 4):>12}")
             lines.append(f"{r.quantity.key:<{width}}{_verdict(r):<34}{numbers}".rstrip())
