@@ -474,5 +474,11 @@ def test_new_operations_pass_finite_differences(name):
                                    rtol=1e-5, atol=1e-7, err_msg=f"input {i}")
 
 
+def test_comparing_with_none_is_plainly_false_as_in_pytorch():
+    t = tg.ones(2)
+    assert (t == None) is False and (t != None) is True  # noqa: E711
+    assert t not in [None]
+
+
 def test_ops_module_names_what_others_read():
     assert ops.FEW_CLASSES == 64

@@ -100,10 +100,14 @@ class TensorMethods:
         return ops.GetItem.apply(self, index=index)
 
     # Comparisons are not differentiable: they give bool tensors outside the graph.
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:  # as PyTorch: ``t == None`` (``t in [None, ...]``) is plainly False
+            return False
         return ops.compare(np.equal, self, other)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:
+            return True
         return ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other: Any) -> Tensor:

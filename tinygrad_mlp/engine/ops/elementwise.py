@@ -5,6 +5,7 @@ side (see ``rules`` for how a rule is written).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -374,7 +375,7 @@ class Erf(Function):
         return (g * _TWO_OVER_SQRT_PI * exp(-(x * x)),)
 
 
-_TWO_OVER_SQRT_PI = 2 / np.sqrt(np.pi)
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)  # a Python float: float32 gradients stay float32
 
 
 class Sign(Function):
