@@ -496,3 +496,17 @@ def test_unknown_loss_on_a_big_batch_checks_a_sample():
 def test_doctests():
     result = doctest.testmod(compare, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_an_error_in_the_rerun_at_another_batch_size_is_reported_not_concluded_from():
+    class OnlyFullBatches(MissingOneOverN):
+        def derivative(self, y_hat, y):
+            if len(y_hat) != N:
+                raise ValueError("expected the full batch")
+            return super().derivative(y_hat, y)
+
+    report = check_backprop(sigmoid_net(loss=OnlyFullBatches()), X, Y)
+    finding = report.finding("factor_n")
+    assert finding is not None and finding.confirmed is None
+    assert "Not confirmed" in finding.message and "expected the full batch" in finding.message
+    assert "constant" not in finding.message

@@ -5,12 +5,16 @@ The networks are the catalogue's (tests/conventions/*.py), written as learners w
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pytest
-from catalogue import load
+from catalogue import load, needs_numpy_protocol
 
 from tinygrad_mlp import manual
 from tinygrad_mlp.compare import check_backprop, check_gradients
+from tinygrad_mlp.compare.check import check_network
 from tinygrad_mlp.compare.conventions import (
     EXPECTED,
     ConventionError,
@@ -171,3 +175,51 @@ def test_check_gradients_names_the_params_own_keys():
 
     report = check_gradients(loss_fn, [np.ones((3, 1))], [-2 * X.T @ (X @ np.ones((3, 1)))])
     assert report.first_mismatch == "params[0]" and "sign" in report.causes
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _checker_section() -> str:
+    text = README.read_text()
+    return text.split("## Check your own backprop", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_lists_each_conventions_expected_signatures():
+    section = _checker_section()
+    for convention, expected in EXPECTED.items():
+        assert expected in section, convention
+
+
+@needs_numpy_protocol
+def test_the_readme_report_is_what_check_backprop_prints(tmp_path, capsys):
+    section = _checker_section()
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = section.split("prints\n\n```text\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "my_network.py"
+    path.write_text(code)
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "dZ1"
+    assert out.split("\n", 1)[1] == printed
+
+
+@pytest.mark.parametrize("name", ["ng_planar", "ng_deep", "nielsen_network", "nielsen_network2",
+                                  "freeform_cs231n", "freeform_layers"])
+def test_every_catalogue_file_is_found_as_the_command_line_will_find_it(name):
+    found = find_networks(vars(load(name)))
+    assert len(found) == 1, found
+    net = found[0].build()
+    if net.convention == "free-form":
+        report = check_network(net)
+    else:
+        report = check_network(net, *net.example_batch(8, seed=3))
+    assert report.ok, str(report)
+
+
+def test_a_found_network_of_any_convention_goes_to_check_backprop_as_it_is():
+    skeleton = NETWORKS["skeleton"]()
+    report = check_backprop(skeleton, *skeleton.example_batch(8))
+    assert report.ok and report.rows[0].location.stage == "forward"  # the stage-by-stage check
+    nielsen = NETWORKS["nielsen"]()
+    assert check_backprop(nielsen, *nielsen.example_batch(8)).ok

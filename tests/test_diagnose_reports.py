@@ -166,10 +166,33 @@ def test_smaller_lr_is_always_below_the_given_rate(lam, lr):
     assert fix.lr == pytest.approx(min(1 / lam, lr) if 1 / lam < lr else lr / 10)
 
 
+def _convention_report(case):
+    """A report on the checker's catalogue networks (Ng's 2-layer form, Nielsen's network.py)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent / "conventions"))
+    import ng_planar
+    import nielsen_network
+
+    if case == "ng-blows-up":
+        columns = RNG.normal(size=(2, 60))
+        return diagnose(ng_planar.initialize_parameters(2, 4, 1), columns,
+                        (columns[:1] > 0) * 1.0,
+                        forward=ng_planar.forward_propagation,
+                        backward=ng_planar.backward_propagation, cost=ng_planar.compute_cost,
+                        update=ng_planar.update_parameters, learning_rate=60.0, epochs=30)
+    return diagnose(nielsen_network.Network([3, 4, 1]), X[:12], (Y[:12] > 0) * 1.0, epochs=20)
+
+
 @pytest.mark.parametrize("case", ["posted-short", "diverges", "model", "nan-at-start",
-                                  "raises", "no-cures", "stable-model"])
+                                  "raises", "no-cures", "stable-model", "ng-blows-up",
+                                  "nielsen-stable"])
 def test_no_report_refers_to_a_section_it_does_not_print(case):
-    if case == "posted-short":
+    if case in ("ng-blows-up", "nielsen-stable"):
+        report = _convention_report(case)
+        assert report.blew_up == (case == "ng-blows-up")
+    elif case == "posted-short":
         from tinygrad_mlp.scenario import posted_setup
 
         net, Xp, yp = posted_setup()

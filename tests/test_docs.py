@@ -23,6 +23,8 @@ def test_docstring_examples(name):
     if name in {"tinygrad_mlp.data", "tinygrad_mlp.scenario"} or name.startswith(
             ("tinygrad_mlp.compare", "tinygrad_mlp.diagnose")):
         pytest.importorskip("sklearn")
+    if name == "tinygrad_mlp.nn.bridge":
+        pytest.importorskip("torch")
     module = importlib.import_module(name)
     with np.errstate(all="ignore"):  # examples that show inf/NaN on purpose
         result = doctest.testmod(

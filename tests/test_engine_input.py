@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_mlp as tg
+from tinygrad_mlp.engine.autograd import Function
 
 
 def leaf(values, dtype=np.float64):
@@ -17,14 +18,38 @@ def leaf(values, dtype=np.float64):
 # -- NumPy's refusals, re-worded for every exception type -----------------------------------------
 
 
+class Stringy(Function):
+    """An operation whose forward NumPy refuses with a TypeError subclass whose constructor
+    does not take a message (``type(error)(text)`` used to fail on it)."""
+
+    name = "stringy"
+
+    def forward(self, x):
+        return np.multiply(x, np.array(["x"]))
+
+
+class FarAxis(Function):
+    """One whose forward raises NumPy's AxisError (both a ValueError and an IndexError)."""
+
+    name = "far_axis"
+
+    def forward(self, x):
+        return np.sum(x, axis=5)
+
+
 def test_a_numpy_error_of_any_class_is_reworded_and_chained():
     a = leaf([1.0, -2.0])
-    # NumPy raises _UFuncNoLoopError, whose constructor takes other arguments than a message
-    with pytest.raises(TypeError, match="leaky_relu") as info:
-        a.leaky_relu("x")
+    with pytest.raises(TypeError, match="stringy") as info:
+        Stringy.apply(a)
     assert type(info.value) is TypeError
-    assert isinstance(info.value.__cause__, TypeError)  # NumPy's own error, kept as the cause
+    cause = info.value.__cause__  # NumPy's own error, kept as the cause ...
+    assert isinstance(cause, TypeError) and type(cause) is not TypeError
+    with pytest.raises(TypeError):
+        type(cause)("a message")  # ... whose class cannot be re-made from a message
     assert "input shapes (2,)" in str(info.value)
+    with pytest.raises(ValueError, match=r"far_axis: .*axis 5") as info:
+        FarAxis.apply(a)
+    assert type(info.value) is ValueError and isinstance(info.value.__cause__, IndexError)
     assert a.grad is None and a.is_leaf
 
 

@@ -148,6 +148,30 @@ def test_the_handler_chains_to_the_one_it_replaced(monkeypatch):
         signal.signal(signal.SIGINT, previous)
 
 
+def test_a_handler_put_over_ours_is_chained_to_at_the_next_step(monkeypatch):
+    """A notebook kernel or test runner may install its own SIGINT handler after ours: the
+    next step puts ours back in front of it, and the interrupt still reaches it."""
+    seen = []
+    deferral = optim._InterruptDeferral()
+    monkeypatch.setattr(optim, "_DEFERRAL", deferral)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        make_step_setup("sgd")
+        assert deferral.ready
+        signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+        assert not deferral.ready and not deferral.tried
+        make_step_setup("adam")  # its steps install ours again
+        assert deferral.ready
+        signal.raise_signal(signal.SIGINT)
+        assert seen == [signal.SIGINT]
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # ignored: nothing to defer
+        assert deferral.tried
+        make_step_setup("adam")
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_steps_in_another_thread_need_no_handler(monkeypatch):
     deferral = optim._InterruptDeferral()
     monkeypatch.setattr(optim, "_DEFERRAL", deferral)

@@ -219,3 +219,64 @@ def test_each_check_passes_a_good_value_as_a_plain_python_value():
     assert checks.probability(1, "p", "L") == 1.0 and checks.flag(np.bool_(True), "b", "L")
     assert checks.shape(np.array([2, 3]), "s", "L") == (2, 3)
     assert checks.choice("mean", "reduction", "L", checks.REDUCTIONS) == "mean"
+
+
+# -- the other nn functions: bad arguments name the function and the argument --------------------
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda: nn.init.uniform_(tg.zeros(3), "a", 1), TypeError, "uniform_: a must be a number"),
+        (lambda: nn.init.uniform_(tg.zeros(3), 2, 1), ValueError, r"uniform_: expects a <= b"),
+        (lambda: nn.init.normal_(tg.zeros(3), 0, "x"), TypeError, "normal_: std must be a number"),
+        (lambda: nn.init.normal_(tg.zeros(3), 0, -1), ValueError, "normal_: std must be >= 0"),
+        (lambda: nn.init.constant_(tg.zeros(3), "x"), TypeError, "constant_: val must be a number"),
+        (lambda: nn.init.zeros_(np.zeros(3)), TypeError, "constant_: expected a Tensor to fill, "
+                                                         "got ndarray"),
+        (lambda: nn.init.uniform_(tg.zeros(3), generator=5), TypeError,
+         "uniform_: generator must be a np.random.Generator"),
+        (lambda: nn.init.normal_(tg.zeros(3), rng=np.random.default_rng(),
+                                 generator=np.random.default_rng()), ValueError,
+         "normal_: give generator= or rng=, not both"),
+        (lambda: nn.init.xavier_uniform_(tg.zeros(3)), ValueError,
+         "xavier_uniform_: Fan in and fan out can not be computed"),
+        (lambda: nn.init.xavier_normal_(tg.zeros(3, 3), gain="x"), TypeError,
+         "xavier_normal_: gain must be a number"),
+        (lambda: nn.init.kaiming_uniform_(tg.zeros(3, 3), a=float("nan")), ValueError,
+         "kaiming_uniform_: a must be a finite number"),
+        (lambda: nn.init.calculate_gain("leaky_relu", "x"), TypeError,
+         "calculate_gain: param must be a number"),
+        (lambda: nn.init.calculate_gain(None), ValueError, "unsupported nonlinearity None"),
+        (lambda: nn.functional.softmax(tg.ones(2, 2), dim="x"), TypeError,
+         "softmax: dim must be an int, got 'x'"),
+        (lambda: nn.functional.log_softmax(tg.ones(2, 2), dim=1, axis=1), TypeError,
+         "log_softmax: give dim or axis, not both"),
+        (lambda: nn.Softmax(dim=1, axis=1), TypeError, "Softmax: give dim or axis, not both"),
+        (lambda: nn.functional.leaky_relu(tg.ones(2), "x"), TypeError,
+         "leaky_relu: negative_slope must be a number"),
+        (lambda: nn.functional.softplus(tg.ones(2), beta=0), ValueError,
+         "softplus: beta must be a positive number"),
+        (lambda: nn.functional.softplus(tg.ones(2), threshold=float("nan")), ValueError,
+         "softplus: threshold must be a finite number"),
+        (lambda: nn.Module.load(None), TypeError, "Module.load: path must be a str or an "
+                                                  "os.PathLike"),
+        (lambda: nn.Linear(2, 2).load(3), TypeError, "Linear.load: path must be a str"),
+        (lambda: nn.MLP.load("m.npz", strict="yes"), TypeError, "MLP.load: strict must be True"),
+        (lambda: tg.save(nn.Linear(2, 2), 5), TypeError, "save: path must be a str"),
+        (lambda: tg.load(""), ValueError, "load: path is empty"),
+    ],
+)
+def test_bad_arguments_of_nn_functions_name_the_function_and_argument(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_the_checks_do_not_change_what_good_arguments_give():
+    x = tg.tensor(np.linspace(-2, 2, 5))
+    assert nn.functional.softmax(x, axis=0).tolist() == nn.functional.softmax(x, dim=0).tolist()
+    assert nn.functional.softmax(x).tolist() == nn.functional.softmax(x, dim=-1).tolist()
+    np.testing.assert_allclose(nn.functional.softplus(x, beta=2.0).data,
+                               np.log1p(np.exp(2 * x.data)) / 2)
+    w = nn.init.uniform_(tg.zeros(100), -0.5, 0.5, rng=np.random.default_rng(0))
+    assert float(w.abs().max().item()) <= 0.5

@@ -310,3 +310,19 @@ def test_a_non_finite_gradient_meets_the_optimizers_own_rule(opt, bad):
         for o in (twins.opt, twins.eager_opt):
             o.param_groups[0]["lr"] = 0.01
     step_both(twins, x, y)  # and training goes on from where it was
+
+
+@pytest.mark.parametrize("opt", ["momentum", "adamw"])
+def test_a_replayed_step_refuses_a_nan_gradient_as_the_optimizer_does(opt):
+    twins = trained([2, 5, 2], nn.MSELoss(), opt)
+    x, y = base_batch([2, 5, 2], nn.MSELoss())
+    x[0, 0] = np.nan
+    before = Snapshot(twins.model, twins.opt)
+    with pytest.raises(optim.NonFiniteGradient) as want, np.errstate(all="ignore"):
+        twins.eager(x, y)
+    with pytest.raises(optim.NonFiniteGradient) as got, np.errstate(all="ignore"):
+        twins.step(x, y)
+    assert str(got.value) == str(want.value) and "nothing was updated" in str(got.value)
+    assert got.value.index == want.value.index
+    assert before.unchanged(grads=False)  # weights and moments as they were
+    assert all(np.isnan(p.grad.data).any() for p in twins.model.parameters())

@@ -172,9 +172,37 @@ def test_after_backward_the_page_says_what_was_freed():
     assert tanh["value"] is None and tanh["grad"] is not None  # the gradient is still known
     assert node(page, "mul")["sends"] == []
     truth = 2 * (1 - np.tanh([1.0, -2.0]) ** 2)
-    shown = node(page, "parameter")["grad"]["entries"][0]
+    shown = node(page, "x")["grad"]["entries"][0]  # named after its variable
     assert all(close_to_digits(s, t) for s, t in zip(shown, truth))
     assert "freed" in page.html()
+
+
+def test_a_graph_partly_freed_by_an_earlier_backward_is_shown_as_freed():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()  # frees y's graph; z reuses it
+    z = y * 3.0
+    page = viz.stepper(z)
+    assert page.data["note"] and "freed" in page.data["note"]  # no pass run on it: it cannot
+    first, last = [n for n in page.data["nodes"] if n["title"] == "mul"]
+    assert first["grad"]["entries"] == [["1", "1"]]  # what y.backward() left on x * x
+    assert last["grad"] is None and last["value"]["entries"] == [["15"]]
+    assert x.grad.numpy().tolist() == [2.0, 4.0]  # the first backward's, untouched
+
+
+def test_retained_gradients_do_not_replace_this_pass():
+    x = tg.tensor([1.0, -2.0], requires_grad=True)
+    h = x.tanh()
+    if not hasattr(h, "retain_grad"):
+        pytest.skip("retain_grad() is not in the engine yet")
+    h.retain_grad()
+    loss = (h * 2.0).sum()
+    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True)  # h.grad adds up to 4 per entry
+    page = viz.stepper(loss)
+    assert node(page, "tanh")["grad"]["entries"] == [["2", "2"]]  # this pass: 2 per entry
+    picture = viz.draw_graph(loss).source
+    assert "grad kept by retain_grad()" in picture
 
 
 def test_nan_and_inf_are_marked_and_named():
@@ -184,7 +212,7 @@ def test_nan_and_inf_are_marked_and_named():
         page = viz.stepper(loss)
     log = node(page, "log")
     assert log["value"]["bad"] == "-inf" and log["first"] == "first NaN/inf"
-    assert node(page, "parameter")["grad"]["bad"] == "inf"  # 1/0
+    assert node(page, "x")["grad"]["bad"] == "inf"  # 1/0
 
 
 def test_large_tensors_show_shape_norm_range_and_a_heat_map():
@@ -344,3 +372,20 @@ def test_the_demo_writes_both_steppers(tmp_path):
     assert {"training_step_stepper.html", "neuron_stepper.html"} <= names
     text = (tmp_path / "neuron_stepper.html").read_text(encoding="utf-8")
     assert "tanh" in text and Path(tmp_path / "training_step_stepper.html").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_the_story_writes_the_posted_networks_first_nonfinite_step(tmp_path):
+    pytest.importorskip("sklearn")
+    from tinygrad_mlp import story
+
+    result = story.run(tmp_path, quiet=True)
+    page = tmp_path / "first_nonfinite_stepper.html"
+    assert page in result["written"]
+    text = page.read_text(encoding="utf-8")
+    data = json.loads(text.split('id="stepper-data">')[1].split("</script>")[0])
+    assert f"step {result['first_inf_epoch']}" in data["title"]
+    loss = next(n for n in data["nodes"] if n["title"] == "mse_loss")
+    assert loss["value"]["bad"] == "inf" and loss["first"] == "first NaN/inf"
+    assert all(n["value"]["bad"] is None for n in data["nodes"]
+               if n["op"] and n["title"] != "mse_loss")  # the loss is the first to overflow

@@ -121,6 +121,12 @@ def test_divergence_stops_early_with_advice():
     assert error.grad_norm is not None and error.grad_norm > 1e6
     assert f"The gradient norm of the last update was {error.grad_norm:.4g}" in message
     assert error.history.epochs == 0
+    # The model keeps the weights of the last update, huge but finite, and says so.
+    assert f"those after the update of epoch 1, batch {error.batch - 1}" in error.kept
+    assert error.kept in message
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(error.state_dict[name], p.data)
 
 
 def test_divergence_in_a_later_epoch_keeps_the_history():
@@ -146,9 +152,17 @@ def test_nan_in_the_data_is_named():
     X = np.ones((8, 2))
     X[3, 1] = np.nan
     model = nn.MLP([2, 3, 1])
+    before = [p.data.copy() for p in model.parameters()]
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match=r"fit: train_data's X holds NaN \(first in row 3\); "
+                                         "nothing was trained"):
+        fit(model, nn.MSELoss(), opt, (X, np.ones((8, 1))), epochs=1, batch_size=8,
+            progress=False)
+    assert all(np.array_equal(p.data, b) for p, b in zip(model.parameters(), before))
+    # Batches fit cannot look at beforehand (a generator) are caught at the loss.
+    batches = (b for b in [(X, np.ones((8, 1)))])
     with pytest.raises(TrainingDiverged) as info:
-        fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (X, np.ones((8, 1))),
-            epochs=1, batch_size=8, progress=False)
+        fit(model, nn.MSELoss(), opt, batches, epochs=1, progress=False)
     assert "This batch itself holds NaN or inf" in str(info.value)
     assert "No update had been made yet" in str(info.value)
     assert info.value.grad_norm is None
@@ -267,7 +281,7 @@ def test_bad_arguments():
     model = nn.MLP([2, 2])
     opt = optim.SGD(model.parameters(), lr=0.1)
     X, y = np.zeros((4, 2)), np.zeros(4, dtype=int)
-    with pytest.raises(ValueError, match="epochs must be a positive int"):
+    with pytest.raises(ValueError, match="fit: epochs must be an int >= 1, got 0"):
         fit(model, nn.CrossEntropyLoss(), opt, (X, y), epochs=0)
     with pytest.raises(TypeError, match="pair"):
         fit(model, nn.CrossEntropyLoss(), opt, [X], epochs=1, progress=False)

@@ -13,7 +13,6 @@ import importlib.util
 import os
 import re
 import shutil
-import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -311,7 +310,7 @@ def test_exploding_gradients_marked_above_threshold():
     loss = (w * 1e6).sum()
     loss.backward()
     parsed = Parsed(viz.draw_graph(loss, grad_norm_threshold=1e3))
-    (w_id,) = [i for i in parsed.nodes if i.endswith("_param")]
+    (w_id,) = [i for i in parsed.nodes if i.endswith("_w")]  # named by its variable
     assert parsed.attr(w_id, "fillcolor") == LARGE_FILL
     assert "large grad" in parsed.nodes[w_id]
     parsed = Parsed(viz.draw_graph(loss, grad_norm_threshold=None))
@@ -436,9 +435,14 @@ def test_one_cluster_per_module_named_by_the_model():
     assert "MSELoss" in labels
 
 
+def out_of_sight(loss: tg.Tensor) -> graphviz.Digraph:
+    """Draw where no variable holds the model: the engine's module tags alone."""
+    return viz.draw_graph(loss)
+
+
 def test_clusters_without_params_and_switched_off():
     model, loss = mlp_loss()
-    parsed = Parsed(viz.draw_graph(loss))  # the engine's tags alone
+    parsed = Parsed(out_of_sight(loss))  # the engine's tags alone
     assert "Linear(2→16)" in parsed.cluster_labels.values()
     assert parsed.with_text("<B>weight</B>")  # local names from the tagged module
     assert "subgraph" not in viz.draw_graph(loss, params=model, cluster_modules=False).source
@@ -489,30 +493,25 @@ def long_scalar_sum(n_terms: int) -> tg.Tensor:
     return total
 
 
-def test_ten_thousand_node_scalar_graph_draws_fast():
+def test_ten_thousand_node_scalar_graph_draws_whole_or_shortened():
+    """(How fast: benchmarks/bench_viz.py.)"""
     total = long_scalar_sum(2500)  # 2500 mul + 2500 add + 2500 x + 2500 constants + 1
     assert sum(recorded(total)[:2]) == 10001
-    start = time.perf_counter()
     everything = viz.draw_graph(total, max_nodes=None)
-    assert time.perf_counter() - start < 3.0
     assert len(Parsed(everything).nodes) == 10001
-    start = time.perf_counter()
     total.backward()
     short = viz.draw_graph(total)
-    assert time.perf_counter() - start < 3.0
     parsed = Parsed(short)
     assert len(parsed.nodes) == 200
     assert f"{10001 - 199} nodes hidden" in parsed.nodes["hidden"]
 
 
-def test_fifty_layer_mlp_draws_fast_and_hides_the_middle():
+def test_fifty_layer_mlp_draws_and_hides_the_middle():
     model, loss = mlp_loss(sizes=[4] + [8] * 50 + [1], batch=4)
     loss.backward()
     n_ops, n_leaves, _ = recorded(loss)
-    start = time.perf_counter()
     full = viz.draw_graph(loss, params=model, max_nodes=None)
     short = viz.draw_graph(loss, params=model, max_nodes=60)
-    assert time.perf_counter() - start < 3.0
     assert len(Parsed(full).nodes) == n_ops + n_leaves
     parsed = Parsed(short)
     assert len(parsed.nodes) == 60
@@ -592,10 +591,20 @@ def test_save_graph_dot_text_and_bad_format(tmp_path):
     x = tg.tensor([1.0], requires_grad=True)
     out = viz.save_graph(x * 2.0, tmp_path / "g.dot")
     assert out.read_text().startswith("digraph")
-    with pytest.raises(ValueError, match="format"):
+    with pytest.raises(ValueError, match="save_graph: unknown picture format 'picture'"):
         viz.save_graph(x * 2.0, tmp_path / "g.picture")
     with pytest.raises(TypeError, match="options"):
         viz.save_graph(viz.draw_graph(x * 2.0), tmp_path / "g.svg", show_values=True)
+
+
+def test_save_graph_refuses_a_directory_and_writes_nothing(tmp_path):
+    x = tg.tensor([1.0], requires_grad=True)
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for where in (pics, f"{pics}/", str(tmp_path / "new") + "/"):
+        with pytest.raises(ValueError, match=r"save_graph: .* is a directory.*graph\.svg"):
+            viz.save_graph(x * 2.0, where)
+    assert list(tmp_path.iterdir()) == [pics] and not list(pics.iterdir())
 
 
 def test_create_graph_gradient_can_be_drawn():
@@ -700,3 +709,40 @@ def test_minus_inf_is_named_as_such():
         y = x.log()
     source = viz.draw_graph(y.sum()).source
     assert "value has -inf" in source
+
+
+# -- names from the calling code -------------------------------------------------------------------
+
+
+def test_without_params_the_model_in_the_callers_variables_names_everything():
+    model, loss = mlp_loss()
+    named = Parsed(viz.draw_graph(loss, params=model))
+    found = Parsed(viz.draw_graph(loss))  # ``model`` is a variable here
+    assert set(named.nodes) == set(found.nodes)
+    assert named.cluster_labels == found.cluster_labels
+    assert found.with_text("<B>0.weight</B>") and found.with_text("<B>4.bias</B>")
+    assert not found.with_text("<B>weight</B>")
+    layer = model[0]  # noqa: F841 (an inner module in scope too: the outermost one names)
+    assert Parsed(viz.draw_graph(loss)).with_text("<B>0.weight</B>")
+
+
+def test_two_models_in_scope_are_told_apart_by_their_variables():
+    encoder, decoder = nn.Linear(3, 2), nn.Linear(2, 1)
+    loss = decoder(encoder(tg.randn(4, 3, seed=0)).relu()).sum()
+    parsed = Parsed(viz.draw_graph(loss))
+    for name in ("encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"):
+        assert parsed.with_text(f"<B>{name}</B>"), name
+
+
+def test_a_small_expression_names_its_leaves_after_their_variables():
+    a = tg.tensor(2.0, requires_grad=True)
+    b = tg.tensor(-3.0, requires_grad=True)
+    _hidden = tg.tensor(4.0, requires_grad=True)
+    named = tg.tensor(1.5, requires_grad=True)
+    named.name = "c"  # an explicit name wins over the variable's
+    out = a * b + _hidden * named
+    parsed = Parsed(viz.draw_graph(out))
+    assert parsed.with_text("<B>a</B>") and parsed.with_text("<B>b</B>")
+    assert parsed.with_text("<B>c</B>") and not parsed.with_text("<B>named</B>")
+    assert parsed.with_text("<B>parameter</B>")  # _hidden: no name from a _variable
+    assert "<B>a</B>" not in out_of_sight(out).source

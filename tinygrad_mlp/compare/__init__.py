@@ -49,18 +49,14 @@ from typing import Any
 
 from numpy.typing import ArrayLike
 
-from ..nn.activations import ACTIVATIONS
 from ..scenario import setup
 from .check import check_network
 from .conventions import ConventionError, UserNetwork, recognise
 from .freeform import FreeformNetwork
 from .report import GradientReport
 from .skeleton import check_skeleton
-from .skeleton_network import is_skeleton
-from .skeleton_reference import parameter_of, reference_pass
+from .skeleton_network import SkeletonNetwork, is_skeleton
 from .skeleton_report import BackpropReport, Finding, Location, Row
-from .skeleton_stages import check_convention, clone, untouched
-from .usercode import exception_text
 
 __all__ = [
     "BackpropReport",
@@ -116,6 +112,8 @@ def check_backprop(
     (False, 'update, layer 0, bias row', True)
     """
     functions = (forward, backward, cost, update)
+    if isinstance(net, SkeletonNetwork):  # as the command line finds it
+        net = net.net
     if is_skeleton(net) and all(f is None for f in functions):
         return check_skeleton(net, X, y, rtol, atol, confirm)
     network = recognise(net, forward=forward, backward=backward, cost=cost, update=update,
@@ -138,7 +136,7 @@ def check_gradients(loss_fn: Callable[[Any], Any], params: Any, grads: Any,
     ...     return {"dW": X.T @ (X @ p["W"] - y)}       # the 2/n of the mean is missing
     >>> report = check_gradients(loss_fn, {"W": np.zeros((3, 1))}, grads)
     >>> report.ok, report.first_mismatch
-    (False, 'dW')
+    (False, 'W')
     """
     return check_network(FreeformNetwork(loss_fn, params, grads), rtol=rtol)
 
@@ -157,17 +155,3 @@ def demo(network: str = "posted") -> BackpropReport:
     """
     net, X, y = setup(network)
     return check_backprop(net, X, y)
-
-
-# The names ``diagnose`` used before the checker became a package; they go when it uses the
-# public ones above (``check_convention``, ``clone``, ``untouched``, ``exception_text``,
-# ``reference_pass``, and ``ActivationReference.apply`` for the activations).
-_check_convention = check_convention
-_clone = clone
-_untouched = untouched
-_exception_text = exception_text
-_reference = reference_pass
-_ENGINE_ACTIVATIONS = {
-    name: (lambda A, act, spec=spec: spec.rule(A, parameter_of(spec, act)))
-    for name, spec in ACTIVATIONS.items()
-}

@@ -73,7 +73,12 @@ def _apply(spec: ActivationSpec, value: float | None, Z: np.ndarray) -> np.ndarr
 class Layer:
     """One dense layer's values in the column layout (features × examples): ``W`` and ``b``,
     its input ``A_prev``, pre-activation ``Z`` and output ``A``; ``activation`` is found by
-    value (None when it is none the table knows)."""
+    value (None when it is none the table knows).
+
+    >>> Layer(np.eye(1), np.zeros((1, 1)), np.ones((1, 2)), np.ones((1, 2)),
+    ...       np.ones((1, 2))).activation.name
+    'relu'
+    """
 
     W: np.ndarray
     b: np.ndarray
@@ -123,7 +128,11 @@ class Layer:
 class Dense:
     """Your network as dense layers: ``layers`` in order, ``m`` examples, ``Y`` the targets
     (column layout), ``mean`` when the cost is a mean over the examples (Ng) rather than a
-    sum (Nielsen), ``dAL`` the reference gradient at the output (at your delta's scale)."""
+    sum (Nielsen), ``dAL`` the reference gradient at the output (at your delta's scale).
+
+    >>> Dense([], 8, mean=True).scale
+    0.125
+    """
 
     layers: list[Layer]
     m: int
@@ -156,28 +165,37 @@ def _square(a: np.ndarray, b: np.ndarray) -> bool:
     return a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]
 
 
-def delta_options(layer: Layer, dA: np.ndarray | None) -> Iterator[tuple[str | None, str, Any]]:
-    """``(cause, words, dZ)``: the right ``dZ`` from ``dA`` (cause None) and the slips in the
-    activation factor."""
+# How learners write each derivative in terms of the output y, for the words of a cause.
+OUTPUT_WORDS = {"sigmoid": "{A} * (1 - {A})", "tanh": "1 - {A}**2", "softplus": "1 - exp(-{A})"}
+
+
+def delta_options(d: Dense, i: int, dA: np.ndarray | None
+                  ) -> Iterator[tuple[str | None, str, Any]]:
+    """``(cause, words, dZ)``: the right ``dZ`` of layer ``i`` from ``dA`` (cause None) and
+    the slips in the activation factor, in your names."""
     if dA is None:
         return
+    layer = d.layers[i]
     yield None, "", layer.vjp(dA)
     spec = layer.activation
     if spec is None or spec.op is None:
         return
+    A, Z, g = d.name("A", i), d.name("Z", i), spec.name
     yield ("missing_activation_derivative",
-           f"the activation factor g'(Z) is missing: dZ = dA without the derivative of "
-           f"{spec.name}", dA)
+           f"the factor {g}'({Z}) is missing: the gradient with respect to {A} is used as the "
+           f"one with respect to {Z}", dA)
     if layer.elementwise and not spec.kinked:
         yield ("derivative_at_output",
-               f"the derivative of {spec.name} is taken at its OUTPUT A = g(Z) where the "
-               f"input Z belongs (g'(A) instead of g'(Z), e.g. the output form applied twice)",
+               f"the derivative of {g} is taken at {A} = {g}({Z}), the layer's output, where "
+               f"{Z} belongs: {g}'({A}) instead of {g}'({Z}) (a derivative written for the "
+               "input given the output, or the output form applied twice)",
                layer.vjp(dA, at=layer.A))
         form = layer.output_form(layer.Z)
         if form is not None:
+            written = OUTPUT_WORDS.get(g, "its output form").format(A=Z)
             yield ("output_form_at_input",
-                   f"the derivative of {spec.name} is written for its output (like "
-                   "A * (1 - A)) but given the pre-activation Z", dA * form)
+                   f"the derivative of {g} is written for its output (in terms of {A}) but "
+                   f"given {Z}: {written}", dA * form)
 
 
 def delta_guesses(d: Dense, i: int, up_kind: str | None, up: np.ndarray | None
@@ -201,9 +219,14 @@ def delta_guesses(d: Dense, i: int, up_kind: str | None, up: np.ndarray | None
         dA = up
     else:
         dA = d.dAL
-    for cause, words, dZ in delta_options(layer, dA):
-        if cause is not None:
-            yield Guess(cause, words, dZ)
+    options = list(delta_options(d, i, dA))
+    for cause, words, dZ in options[1:]:
+        yield Guess(cause, words, dZ)
+    if options and layer.elementwise and layer.activation.op is not None:
+        yield Guess("extra_activation_derivative", f"the right delta multiplied by the "
+                    f"derivative of {layer.activation.name} once more (a delta fused with its "
+                    "cost, like a - y for the cross-entropy, needs no g'(Z) factor)",
+                    layer.vjp(options[0][2]))
     if i == len(d.layers) - 1 and d.Y is not None and d.Y.shape == layer.A.shape:
         yield Guess("fused_delta", "A - Y: the output delta of a sigmoid with binary "
                     "cross-entropy (or a softmax with cross-entropy), which is right only "
@@ -230,12 +253,20 @@ def parameter_guesses(d: Dense, i: int, kind: str, up_kind: str | None, up: np.n
     layer = d.layers[i]
     if up is None:
         return
-    options = [(None, "", up)] if up_kind == "dZ" else list(delta_options(layer, up))
+    if up_kind == "dZ_next":
+        right = layer.vjp(d.layers[i + 1].W.T @ up)
+        options = [(None, "", right)] + [(g.cause, g.words, g.predicted)
+                                         for g in delta_guesses(d, i, "dZ", up)
+                                         if g.cause != "extra_activation_derivative"]
+    elif up_kind == "dZ":
+        options = [(None, "", up)]
+    else:
+        options = list(delta_options(d, i, up))
     if not options or options[0][2] is None:
         return
     dZ = options[0][2]
     for cause, words, wrong in options[1:]:
-        yield Guess(cause, words, _gradient(d, layer, kind, wrong))
+        yield Guess(cause, words, _gradient(d, layer, kind, wrong), via=wrong)
     if kind == "db":
         for guess in axis_guesses(d.scale * dZ, shape):
             if guess.predicted.shape != layer.b.shape or shape != layer.b.shape:
@@ -267,6 +298,19 @@ def _name(layer: Layer) -> str:
     return "an unknown activation" if layer.activation is None else layer.activation.name
 
 
+def forward_guesses(d: Dense, i: int, key: str, shape: tuple[int, ...]) -> Iterator[Guess]:
+    """Slips in a forward pass your backprop repeats (Nielsen's ``zs``, ``activations``),
+    one example (the first column)."""
+    layer = d.layers[i]
+    k = shape[1] if len(shape) == 2 else 1
+    if key.startswith("zs"):
+        yield Guess("bias_missing", f"{d.name('W', i)} times the layer's input without the bias "
+                    "(the + b is missing)", (layer.W @ layer.A_prev)[:, :k])
+    else:
+        yield Guess("activation_not_applied", f"{d.name('Z', i)} itself: the activation of the "
+                    "layer is not applied", layer.Z[:, :k])
+
+
 def right_rule(d: Dense, kind: str, i: int, up_kind: str, up: np.ndarray) -> np.ndarray | None:
     """What the right rule makes of ``up`` (a ``dZ`` or ``dA``, per example): ``dZ_i``,
     ``dA_i`` (the input of layer ``i + 1``), ``dW_i`` or ``db_i``; None when it cannot be
@@ -287,6 +331,9 @@ def right_rule(d: Dense, kind: str, i: int, up_kind: str, up: np.ndarray) -> np.
             return layer.vjp(d.layers[i + 1].W.T @ up)
         return None
     if kind in ("dW", "db"):
-        dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
+        if up_kind == "dZ_next":
+            dZ = layer.vjp(d.layers[i + 1].W.T @ up)
+        else:
+            dZ = up if up_kind == "dZ" else layer.vjp(up) if up_kind == "dA" else None
         return None if dZ is None else _gradient(d, layer, kind, dZ)
     return None

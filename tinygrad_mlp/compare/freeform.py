@@ -5,7 +5,8 @@ or a list (or a list of lists) of arrays; ``loss_fn(params)`` is your forward pa
 in NumPy; ``grads`` is your gradients in the same structure (a dict may use the parameter
 names or those names with a ``d`` in front: ``dW1``) or a function ``grads(params)`` that
 computes them (its lines are then followed, to point at the one that computed a wrong
-gradient). Each part is named by its key (``W1``) or index (``params[1]``, ``params[0][1]``).
+gradient). Each part is named by its parameter's key (``W1``, whether your gradient's key is
+``W1`` or ``dW1``) or index (``params[1]``, ``params[0][1]``).
 
 >>> net = FreeformNetwork(lambda p: float((p["w"] ** 2).sum()), {"w": np.ones(2)},
 ...                       {"dw": np.full(2, 2.0)})
@@ -21,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from ..engine.tensor import Tensor
+from .dense import Dense
+from .graph_layers import GraphLayer, read_layers, to_dense, to_yours
 from .network import ConventionError, UserNetwork, float_array, tensor_result
-from .reference import Piece, Reference, run_on_tensors
+from .reference import FINITE, Piece, Reference, run_on_tensors
 from .stages import Quantity
 from .tracing import Trace, trace
 
@@ -54,7 +57,11 @@ def flatten(params: Any) -> list[tuple[str, tuple[Any, ...], Any]]:
 
 
 def rebuild(like: Any, values: dict[tuple[Any, ...], Any]) -> Any:
-    """A structure shaped like ``like`` (dict, list, list of lists) holding ``values``."""
+    """A structure shaped like ``like`` (dict, list, list of lists) holding ``values``.
+
+    >>> rebuild([1, [2]], {(0,): "a", (1, 0): "b"})
+    ['a', ['b']]
+    """
     if isinstance(like, dict):
         return {k: values[(k,)] for k in like}
     return [[values[(i, j)] for j in range(len(item))] if isinstance(item, (list, tuple))
@@ -62,7 +69,11 @@ def rebuild(like: Any, values: dict[tuple[Any, ...], Any]) -> Any:
 
 
 class FreeformNetwork(UserNetwork):
-    """``loss_fn``, ``params`` and ``grads`` as :func:`check_gradients` takes them."""
+    """``loss_fn``, ``params`` and ``grads`` as :func:`check_gradients` takes them.
+
+    >>> FreeformNetwork(lambda p: 0.0, [np.ones(1)], [np.zeros(1)]).names
+    {'params[0]': 'params[0]'}
+    """
 
     convention = "free-form"
     expected = EXPECTED
@@ -138,17 +149,19 @@ class FreeformNetwork(UserNetwork):
     def prepare(self, X: Any, Y: Any) -> tuple[Any, Any]:
         return X, Y
 
-    def batch_size(self, X: Any) -> int | None:
-        return None
-
     subset = None
 
     def fd_losses(self, X: Any, Y: Any) -> list[Callable[[dict], float]]:
         return [lambda params: self.loss_value(params)]
 
-    def collect(self, X: Any, Y: Any, ref: Reference | None) -> tuple[list[Quantity], None]:
+    def collect(self, X: Any, Y: Any, ref: Reference | None
+                ) -> tuple[list[Quantity], Dense | None]:
         values, recorded = self.traced()
-        return self.quantities(values, recorded, ref), None
+        dense = self.dense() if ref is not None and ref.method != FINITE else None
+        return self.quantities(values, recorded, ref), dense
+
+    def batch_size(self, X: Any) -> int | None:
+        return None if not self._layers else self.dense().m
 
     def traced(self, follow: bool = True) -> tuple[dict[str, Any], Trace | None]:
         """Your gradients by parameter name (computed by ``grads(params)`` under the line
@@ -166,21 +179,68 @@ class FreeformNetwork(UserNetwork):
 
     def pieces(self, X: Any = None, Y: Any = None) -> list[Piece]:
         leaves = self.params_as_tensors()
+        tensors: dict[str, Tensor] = dict(leaves)
+        self._layers = None
 
         def build() -> Tensor:
             value = run_on_tensors(lambda: self.loss_fn(self._structure(dict(leaves))), "loss_fn")
-            return tensor_result(value, "loss_fn()")
+            loss = tensor_result(value, "loss_fn()")
+            self._layers = read_layers(loss, leaves)
+            for i, layer in enumerate(self._layers or []):
+                for letter, t in (("Z", layer.Z), ("A", layer.A)):
+                    if t is not None and t.requires_grad:
+                        tensors[f"({letter}{i})"] = t
+            self._leaves = leaves
+            return loss
 
-        return [Piece(build, dict(leaves))]
+        return [Piece(build, tensors, tuple(leaves))]
+
+    _layers: list[GraphLayer] | None = None
 
     def quantities(self, values: dict[str, Any], recorded: Trace | None,
                    ref: Reference | None) -> list[Quantity]:
-        """One per parameter, the last given first (the output side, as parameters are
-        usually listed input to output)."""
+        """One per parameter, output side first: by the layers of the graph when it shows
+        them, else the last given first (parameters are usually listed input to output)."""
         refs = ref.pieces[0] if ref is not None else {}
-        return [Quantity(self.names[k], "param", None, values[k], refs.get(k),
-                         origin=None if recorded is None else recorded.origin(values[k]))
-                for k in reversed(list(self._params))]
+
+        def one(name: str, kind: str = "param", layer: int | None = None,
+                parent: str | None = None, transform: Any = None) -> Quantity:
+            key = self.names[name]
+            return Quantity(name, kind, layer, values[name], refs.get(name), parent=parent,
+                            transform=transform, trace=recorded,
+                            label="" if key == name else f"your {key}",
+                            origin=None if recorded is None else recorded.origin(values[name]))
+
+        if not self._layers or ref is None or ref.method == FINITE:
+            return [one(k) for k in reversed(list(self._params))]
+        out: list[Quantity] = []
+        last = len(self._layers) - 1
+        for i in range(last, -1, -1):
+            layer = self._layers[i]
+            out += self._virtual(i, layer, refs)
+            parent = f"(dA{i})" if i == last else f"(dZ{i + 1})"
+            for name, kind in ((layer.weight, "dW"), (layer.bias, "db")):
+                if name is not None:
+                    shape = self._params[name].shape
+                    out.append(one(name, kind, i, parent, to_yours(layer, kind, shape)))
+        covered = {q.key for q in out}
+        return out + [one(k) for k in reversed(list(self._params)) if k not in covered]
+
+    def _virtual(self, i: int, layer: GraphLayer, refs: dict[str, np.ndarray]) -> list[Quantity]:
+        """The layer's ``dJ/dZ`` and ``dJ/dA`` from the graph (your code does not expose
+        them): what the guesses start from."""
+        out = []
+        for letter, kind in (("A", "dAL"), ("Z", "dZ")):
+            ref = refs.get(f"({letter}{i})")
+            if ref is not None:
+                out.append(Quantity(f"(d{letter}{i})", kind, i, None, layer.to_columns(ref)))
+        return out
+
+    def dense(self) -> Dense | None:
+        """Your network as dense layers, when the graph of ``loss_fn`` shows them."""
+        if not self._layers:
+            return None
+        return to_dense(self._layers, self._leaves)
 
 
 def _pick(structure: Any, path: tuple[Any, ...], key: str) -> Any:

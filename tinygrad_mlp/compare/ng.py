@@ -42,8 +42,8 @@ from .network import (
     required_arity,
     tensor_result,
 )
-from .reference import Piece, Reference, Surrogate, run_on_tensors
-from .stages import Quantity
+from .reference import Piece, Reference, Surrogate, made_from, run_on_tensors
+from .stages import Quantity, raised
 from .tracing import Trace, trace
 
 EXPECTED = """Andrew Ng's deeplearning.ai form:
@@ -60,7 +60,11 @@ EXPECTED = """Andrew Ng's deeplearning.ai form:
 
 def layer_count(parameters: Any) -> int:
     """How many layers a ``parameters`` dict holds (``W1``, ``b1``, ... ``WL``, ``bL``);
-    ConventionError when it is not such a dict."""
+    ConventionError when it is not such a dict.
+
+    >>> layer_count({"W1": 0, "b1": 0, "W2": 0, "b2": 0})
+    2
+    """
     if not isinstance(parameters, dict):
         raise ConventionError(f"parameters must be a dict of W1, b1, ..., got "
                               f"{type(parameters).__name__}\n\n{EXPECTED}")
@@ -74,7 +78,11 @@ def layer_count(parameters: Any) -> int:
 
 def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
     """The number of arguments ``function`` needs, if it is one of ``allowed``; otherwise a
-    ConventionError showing the expected signatures and the one found."""
+    ConventionError showing the expected signatures and the one found.
+
+    >>> check_arity(lambda AL, Y: 0.0, "cost", (2, 3))
+    2
+    """
     if not callable(function):
         raise ConventionError(f"{what} must be a function, got {type(function).__name__}"
                               f"\n\n{EXPECTED}")
@@ -87,7 +95,15 @@ def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
 
 
 class NgNetwork(UserNetwork):
-    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one."""
+    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one.
+
+    >>> import numpy as np
+    >>> net = NgNetwork({"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))},
+    ...                 lambda X, p: (p["W1"] @ X + p["b1"], {}), lambda p, c, X, Y: {},
+    ...                 lambda AL, Y: 0.0)
+    >>> net.example_batch(3)[0].shape
+    (2, 3)
+    """
 
     convention = "ng"
     expected = EXPECTED
@@ -106,6 +122,8 @@ class NgNetwork(UserNetwork):
         self.forward, self.backward, self.cost, self.update = forward, backward, cost, update
         self._params = {k: float_array(v, f"parameters[{k!r}]") for k, v in parameters.items()}
         self._guarded = (parameters,)
+        self._update_origins: dict[str, Any] = {}
+        self._last_caches: list[Any] | None = None
         self.learning_rate = learning_rate if learning_rate is not None else _default_rate(update)
 
     # -- the interface -------------------------------------------------------------------------
@@ -143,15 +161,33 @@ class NgNetwork(UserNetwork):
 
     def train_step(self, X: Any, Y: Any, learning_rate: float | None = None) -> None:
         lr = learning_rate if learning_rate is not None else (self.learning_rate or 0.01)
-        grads, _, _, _ = self.traced(X, Y, follow=False)
+        self._params = self._update(X, Y, lr, follow=False)[0]
+
+    def _update(self, X: Any, Y: Any, lr: float, follow: bool, grads: Any = None
+                ) -> tuple[dict[str, np.ndarray], Trace | None]:
+        """Your forward, backward (unless its ``grads`` are given) and ``update`` (plain
+        gradient descent when there is none) on copies: the new parameters, and the trace
+        of ``update`` when ``follow``."""
+        if grads is None:
+            grads, _, _, _ = self.traced(X, Y, follow=False)
+        grads = {k: np.array(v, copy=True) if isinstance(v, np.ndarray) else v
+                 for k, v in grads.items()}
         params = self.parameters()
+        recorded = None
         with self.guard(X, Y):
             if self.update is None:
                 new = {k: v - lr * np.asarray(grads[f"d{k}"]) for k, v in params.items()}
+            elif follow:
+                recorded = trace(lambda: self.update(params, grads, lr), self.modules())
+                if recorded.error is not None:
+                    raise recorded.error
+                new = recorded.result
             else:
-                out = self.update(params, grads, lr)
-                new = params if out is None else out
-        self._params = {k: float_array(new[k], k) for k in self._params}
+                new = self.update(params, grads, lr)
+        new = params if new is None else new
+        if recorded is not None:
+            self._update_origins = {k: recorded.origin(new[k]) for k in self._params}
+        return {k: float_array(new[k], k) for k in self._params}, recorded
 
     def example_batch(self, n: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -217,23 +253,27 @@ class NgNetwork(UserNetwork):
         m = X.shape[1]
         quantities = self.quantities(grads, recorded, ref, m)
         if self.update is not None:
-            quantities += self.step_quantities(X, Y, ref)
+            try:
+                quantities += self.step_quantities(X, Y, ref, grads)
+            except Exception as exc:
+                quantities.append(raised(getattr(self.update, "__name__", "update"), exc))
         return quantities, self.dense(X, Y, AL, cache, ref)
 
-    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None
-                        ) -> list[Quantity]:
+    def step_quantities(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None,
+                        grads: dict[str, Any]) -> list[Quantity]:
         """The step of your ``update`` on each parameter, divided by the learning rate."""
         lr = self.learning_rate or 0.01
         before = self.parameters()
-        twin = self.with_parameters(before)
-        twin.train_step(X, Y, lr)
+        after, _ = self._update(X, Y, lr, follow=True, grads=grads)
         refs = ref.pieces[0] if ref is not None else {}
         out = []
         for layer in range(self.L, 0, -1):
             for name in (f"W{layer}", f"b{layer}"):
-                step = (before[name] - twin._params[name]) / lr
+                step = (before[name] - after[name]) / lr if after[name].shape == \
+                    before[name].shape else after[name]
                 out.append(Quantity(name, "step", layer - 1, step, refs.get(name),
                                     parent=f"d{name}", lr=lr,
+                                    origin=self._update_origins.get(name),
                                     label="the step of update / learning_rate"))
         return out
 
@@ -249,6 +289,7 @@ class NgNetwork(UserNetwork):
                                         "Tensor of the graph (np.array(...) or a NumPy call "
                                         "without a gradient rule drops it)")
             tensors.update(self.cache_tensors(cache, AL))
+            tensors.update(_pre_activations(AL, params, self.L))
             J = run_on_tensors(lambda: self._cost(AL, Y, params), "cost")
             try:
                 return tensor_result(J, "cost()")
@@ -256,7 +297,7 @@ class NgNetwork(UserNetwork):
                 return Surrogate(AL, lambda a: float(np.asarray(self._cost(a, Y, self._params))),
                                  exc.reason)
 
-        return [Piece(build, tensors)]
+        return [Piece(build, tensors, tuple(params))]
 
     def _input_tensor(self, X: np.ndarray, tensors: dict[str, Tensor]) -> Any:
         return X
@@ -292,7 +333,8 @@ class NgNetwork(UserNetwork):
             for key, kind, name in ((f"dW{layer}", "dW", f"W{layer}"),
                                     (f"db{layer}", "db", f"b{layer}")):
                 out.append(Quantity(key, kind, layer - 1, values.get(key), refs.get(name),
-                                    parent=parent, origin=_origin(recorded, values.get(key))))
+                                    parent=parent, origin=_origin(recorded, values.get(key)),
+                                    required=True, present=tuple(sorted(map(str, grads)))))
         out.append(self._intermediate("dA0", "dA", -1, values, refs, "A0", m, "dZ1", recorded))
         return out
 
@@ -301,9 +343,10 @@ class NgNetwork(UserNetwork):
                       recorded: Trace | None) -> Quantity:
         ref = refs.get(name)
         user = values.get(key)
+        label = values.get(f"{key} label", "")
         return Quantity(key, kind, layer, user, ref, scales=(float(m), 1.0), parent=parent,
-                        origin=_origin(recorded, user), label=values.get(f"{key} label", ""),
-                        pe=float(m))
+                        origin=_origin(recorded, user), label=label, pe=float(m),
+                        aliases=(label.split()[0],) if label.startswith("dAL") else ())
 
     def exposed(self, grads: dict[str, Any], recorded: Trace | None) -> dict[str, Any]:
         """Your values by key: what ``grads`` holds, and the ``dZ``/``dA`` locals of your
@@ -326,8 +369,7 @@ class NgNetwork(UserNetwork):
         layers = []
         for layer in range(1, self.L + 1):
             W, b = self._params[f"W{layer}"], self._params[f"b{layer}"]
-            Z = cache.get(f"Z{layer}")
-            Z = W @ A_prev + b if Z is None else np.asarray(Z, dtype=np.float64)
+            Z = W @ A_prev + b
             A = AL if layer == self.L else cache.get(f"A{layer}")
             if A is None:
                 return None
@@ -337,7 +379,11 @@ class NgNetwork(UserNetwork):
 
 
 class NgDeepNetwork(NgNetwork):
-    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``."""
+    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``.
+
+    >>> NgDeepNetwork.convention
+    'ng-deep'
+    """
 
     convention = "ng-deep"
 
@@ -350,10 +396,8 @@ class NgDeepNetwork(NgNetwork):
 
     def cache_tensors(self, cache: Any, AL: Tensor) -> dict[str, Tensor]:
         found = {f"A{self.L}": AL}
-        for layer, entry in enumerate(_layer_caches(cache, self.L), start=1):
-            (A_prev, _W, _b), Z = entry
-            if isinstance(Z, Tensor) and Z.requires_grad:
-                found[f"Z{layer}"] = Z
+        for layer, entry in enumerate(_layer_caches(cache, self.L) or [], start=1):
+            (A_prev, _W, _b), _Z = entry
             if layer > 1 and isinstance(A_prev, Tensor) and A_prev.requires_grad:
                 found[f"A{layer - 1}"] = A_prev
         return found
@@ -365,13 +409,16 @@ class NgDeepNetwork(NgNetwork):
         named = recorded.named("dAL")
         if f"dA{self.L}" not in values and named:
             values[f"dA{self.L}"] = named[-1].value
+            values[f"dA{self.L} label"] = f"dAL in {named[-1].function}"
         for layer, entry in enumerate(self._last_caches, start=1):
             key = f"dZ{layer}"
             if key in values:
                 continue
             found = _layer_local(recorded, entry, "dZ")
             if found is not None:
-                values[key], values[f"{key} label"] = found
+                made = recorded.origin(found[0])
+                values[key] = found[0]
+                values[f"{key} label"] = f"dZ in {made.function}" if made else found[1]
         return values
 
     def traced(self, X: np.ndarray, Y: np.ndarray, follow: bool = True
@@ -380,18 +427,28 @@ class NgDeepNetwork(NgNetwork):
         self._last_caches = _layer_caches(cache, self.L)
         return grads, recorded, AL, cache
 
-    _last_caches: list[Any] | None = None
-
     def dense(self, X: np.ndarray, Y: np.ndarray, AL: Any, cache: Any,
               ref: Reference | None) -> Dense | None:
         entries = _layer_caches(cache, self.L)
         if entries is None:
             return None
         layers = []
-        for layer, ((A_prev, W, b), Z) in enumerate(entries, start=1):
+        for layer, ((A_prev, W, b), _Z) in enumerate(entries, start=1):
             A = AL if layer == self.L else entries[layer][0][0]
-            layers.append(Layer(*(np.asarray(v, dtype=np.float64) for v in (W, b, A_prev, Z, A))))
+            W, b, A_prev, A = (np.asarray(v, dtype=np.float64) for v in (W, b, A_prev, A))
+            layers.append(Layer(W, b, A_prev, W @ A_prev + b, A))
         return Dense(layers, X.shape[1], Y, True, _output_gradient(ref, self.L, X.shape[1]))
+
+
+def _pre_activations(AL: Tensor, params: dict[str, Tensor], L: int) -> dict[str, Tensor]:
+    """Each layer's ``Z``, read off the graph of your forward pass (the sum that adds the
+    bias), whatever the cache says."""
+    found = {}
+    for layer in range(1, L + 1):
+        Z = made_from(AL, params[f"b{layer}"], "add")
+        if Z is not None:
+            found[f"Z{layer}"] = Z
+    return found
 
 
 def _layer_caches(cache: Any, L: int) -> list[Any] | None:

@@ -42,8 +42,8 @@ from .network import (
     tensor_result,
 )
 from .reference import Piece, Reference, Surrogate, run_on_tensors
-from .stages import Quantity
-from .tracing import Trace, trace
+from .stages import Quantity, raised
+from .tracing import Trace, assignment_in, trace
 
 EXPECTED = """Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)
   net.weights             a list, weights[i] of shape (n_out, n_in)
@@ -61,7 +61,11 @@ DEFAULT_ETA = {"nielsen": 3.0, "nielsen2": 0.5}
 
 def is_nielsen(obj: Any) -> bool:
     """Does ``obj`` look like a Nielsen ``Network`` (lists ``weights``/``biases`` and the
-    methods ``backprop`` and ``feedforward``)?"""
+    methods ``backprop`` and ``feedforward``)?
+
+    >>> is_nielsen(object())
+    False
+    """
     return (isinstance(getattr(obj, "weights", None), list)
             and isinstance(getattr(obj, "biases", None), list)
             and callable(getattr(obj, "backprop", None))
@@ -69,7 +73,11 @@ def is_nielsen(obj: Any) -> bool:
 
 
 class NielsenNetwork(UserNetwork):
-    """A Nielsen ``Network`` (see the module docstring)."""
+    """A Nielsen ``Network`` (see the module docstring).
+
+    >>> NielsenNetwork.expected.splitlines()[0]
+    "Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)"
+    """
 
     expected = EXPECTED
     subject = "net"
@@ -170,7 +178,7 @@ class NielsenNetwork(UserNetwork):
             if not follow:
                 update(batch, eta, *extra)
                 return twin, None
-            recorded = trace(lambda: update(batch, eta, *extra), self.modules())
+            recorded = trace(lambda: update(batch, eta, *extra), self.modules(), nested=False)
         if recorded.error is not None:
             raise recorded.error
         return twin, recorded
@@ -235,9 +243,36 @@ class NielsenNetwork(UserNetwork):
         ``update_mini_batch`` when there is one."""
         per_example, recorded = self.traced(X, Y)
         eta = DEFAULT_ETA[self.convention]
-        step = self.step(X, Y, eta) if callable(getattr(self._net, "update_mini_batch", None)) \
-            else None
-        return self.quantities(per_example, recorded, ref, step, eta), self.dense(X, Y, ref)
+        step, failed = None, None
+        if callable(getattr(self._net, "update_mini_batch", None)):
+            try:
+                step = self.step(X, Y, eta)
+            except Exception as exc:
+                failed = raised("update_mini_batch", exc)
+        dense = self.dense(X, Y, ref)
+        quantities = self.forward_quantities(recorded, dense)
+        quantities += self.quantities(per_example, recorded, ref, step, eta)
+        return quantities + ([failed] if failed else []), dense
+
+    def forward_quantities(self, recorded: Trace | None, dense: Dense | None) -> list[Quantity]:
+        """The forward pass your ``backprop`` repeats (its ``zs`` and ``activations`` lists,
+        for the first example) against ``feedforward``'s: a slip there makes every delta
+        wrong, and is reported there."""
+        if recorded is None or dense is None:
+            return []
+        out = []
+        for name, shift in (("zs", 0), ("activations", 1)):
+            values = next((a.value for a in reversed(recorded.assignments)
+                           if a.name == name and a.call == 0), None)
+            if not isinstance(values, list) or len(values) < self.L + shift:
+                continue
+            for i in range(self.L):
+                layer = dense.layers[i]
+                reference = (layer.Z if name == "zs" else layer.A)[:, :1]
+                out.append(Quantity(f"{name}[{i + shift}]", "forward", i, values[i + shift],
+                                    reference, origin=recorded.origin(values[i + shift]),
+                                    label="the forward pass inside backprop"))
+        return sorted(out, key=lambda q: (q.layer, q.key.startswith("activations")))
 
     def pieces(self, X: np.ndarray, Y: np.ndarray) -> list[Piece]:
         leaves = self.params_as_tensors()
@@ -259,7 +294,7 @@ class NielsenNetwork(UserNetwork):
                 except NotDifferentiable as exc:
                     return Surrogate(a, lambda v: float(np.asarray(self._cost(v, y))), exc.reason)
 
-            pieces.append(Piece(build, tensors))
+            pieces.append(Piece(build, tensors, tuple(leaves)))
         return pieces
 
     def example_losses(self, X: np.ndarray, Y: np.ndarray) -> list[Callable[[dict], float]]:
@@ -273,13 +308,16 @@ class NielsenNetwork(UserNetwork):
              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The step one ``update_mini_batch`` takes, per parameter, divided by ``eta``, and
         the line that made each new value."""
-        twin, recorded = self._update(X, Y, eta, follow=True)
+        update = getattr(self._net, "update_mini_batch", None)
+        lines = {kind: assignment_in(update, f"self.{kind}") for kind in ("weights", "biases")}
+        follow = any(line is None for line in lines.values())
+        twin, recorded = self._update(X, Y, eta, follow=follow)
         steps, origins = {}, {}
         for kind in ("weights", "biases"):
             for i, after in enumerate(getattr(twin, kind)):
                 key = f"{kind}[{i}]"
                 steps[key] = (self._params[key] - float_array(after, key)) / eta
-                origins[key] = _origin(recorded, after)
+                origins[key] = lines[kind] or _origin(recorded, after)
         return steps, origins
 
     def quantities(self, per_example: list[tuple[list[Any], list[Any]]], recorded: Trace | None,
@@ -296,12 +334,14 @@ class NielsenNetwork(UserNetwork):
                 b_key, "dZ", i, _stack_columns(user[b_key]),
                 None if ref is None else ref.stacked(f"biases[{i}]"),
                 parent=f"nabla_b[{i + 1}]" if i < self.L - 1 else None,
-                origin=_origin(recorded, first_b[i]), label=_negative(b_key, i, self.L)))
+                origin=_origin(recorded, first_b[i]), label=_negative(b_key, i, self.L),
+                aliases=(_negative(b_key, i, self.L).split()[0],)))
             out.append(Quantity(
                 w_key, "dW", i, _sum(user[w_key]),
                 None if ref is None else ref.total(f"weights[{i}]"),
                 parent=b_key, origin=_origin(recorded, first_w[i]),
-                label=_negative(w_key, i, self.L)))
+                label=_negative(w_key, i, self.L),
+                aliases=(_negative(w_key, i, self.L).split()[0],)))
         if step is not None:
             for i in range(self.L - 1, -1, -1):
                 for name, parent in ((f"weights[{i}]", f"nabla_w[{i}]"),
@@ -314,25 +354,37 @@ class NielsenNetwork(UserNetwork):
         return out
 
     def dense(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None) -> Dense | None:
-        """Your forward pass's values as dense layers, from ``feedforward``'s own lines."""
-        outputs = []
-        with self.guard(X, Y), np.errstate(all="ignore"):
-            for x, _ in _columns(X, Y):
-                recorded = trace(lambda x=x: self._twin(self._params).feedforward(x),
-                                 self.modules())
-                values = _layer_outputs(recorded, self.L)
-                if values is None:
-                    return None
-                outputs.append(values)
+        """Your forward pass's values as dense layers, from ``feedforward``'s own lines (on
+        the whole batch as columns when your ``feedforward`` takes that and gives each
+        example's own output, else one example at a time)."""
+        outputs = self._layer_values(X, Y)
+        if outputs is None:
+            return None
         layers = []
         A_prev = X.T
         for i in range(self.L):
             W, b = self._params[f"weights[{i}]"], self._params[f"biases[{i}]"]
-            A = np.concatenate([o[i] for o in outputs], axis=1)
-            layers.append(Layer(W, b, A_prev, W @ A_prev + b, A))
-            A_prev = A
+            layers.append(Layer(W, b, A_prev, W @ A_prev + b, outputs[i]))
+            A_prev = outputs[i]
         dAL = None if ref is None or "output" not in ref.pieces[0] else ref.stacked("output")
         return Dense(layers, X.shape[0], Y.T, mean=False, dAL=dAL, names=_nielsen_names)
+
+    def _layer_values(self, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray] | None:
+        twin = self._twin(self._params)
+        with self.guard(X, Y), np.errstate(all="ignore"):
+            batch = _layer_outputs(trace(lambda: twin.feedforward(X.T.copy()), self.modules()),
+                                   self.L, X.shape[0])
+            first = twin.feedforward(X[0].reshape(-1, 1).copy())
+            if batch is not None and np.allclose(batch[-1][:, :1], first, rtol=1e-12, atol=0):
+                return batch
+            outputs = []
+            for x, _ in _columns(X, Y):
+                values = _layer_outputs(trace(lambda x=x: twin.feedforward(x), self.modules()),
+                                        self.L, 1)
+                if values is None:
+                    return None
+                outputs.append(values)
+        return [np.concatenate([o[i] for o in outputs], axis=1) for i in range(self.L)]
 
 
 def _nielsen_names(letter: str, i: int) -> str:
@@ -347,9 +399,9 @@ def _negative(key: str, i: int, L: int) -> str:
     return f"{key.split('[')[0]}[-{L - i}] in backprop"
 
 
-def _layer_outputs(recorded: Trace, L: int) -> list[np.ndarray] | None:
-    """The output of each layer inside ``feedforward``: the values given, one per layer, to
-    the variable that is returned."""
+def _layer_outputs(recorded: Trace, L: int, m: int) -> list[np.ndarray] | None:
+    """The output of each layer inside ``feedforward`` (``m`` columns): the values given,
+    one per layer, to the variable that is returned."""
     if recorded.error is not None:
         return None
     last = recorded.origin(recorded.result)
@@ -358,7 +410,10 @@ def _layer_outputs(recorded: Trace, L: int) -> list[np.ndarray] | None:
     values = [a.value for a in recorded.assignments if a.name == last.name and a.call == last.call]
     if len(values) < L:
         return None
-    return [np.asarray(v, dtype=np.float64).reshape(-1, 1) for v in values[-L:]]
+    try:
+        return [np.asarray(v, dtype=np.float64).reshape(-1, m) for v in values[-L:]]
+    except ValueError:
+        return None
 
 
 def _pair(result: Any, L: int) -> tuple[list[Any], list[Any]]:

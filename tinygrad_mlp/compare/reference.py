@@ -19,7 +19,7 @@ whose gradients are wanted.
 
 >>> import tinygrad_mlp as tg
 >>> W = tg.tensor(np.array([[2.0]]), requires_grad=True)
->>> piece = Piece(lambda: (W * 3.0).sum(), {"W": W})
+>>> piece = Piece(lambda: (W * 3.0).sum(), {"W": W}, required=("W",))
 >>> piece_gradients(piece)[1]["W"].tolist()
 [[3.0]]
 """
@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.autograd import grad
+from ..engine.backward import inputs_of, topological_order
 from ..engine.tensor import Tensor
 from .differences import entry_slopes
 from .network import NotDifferentiable
@@ -66,6 +67,8 @@ class Piece:
 
     build: Callable[[], Tensor | Surrogate]
     tensors: dict[str, Tensor]
+    # The parameters: a graph that does not reach one of them was cut on the way.
+    required: tuple[str, ...] = ()
 
 
 @dataclass
@@ -101,6 +104,11 @@ def piece_gradients(piece: Piece) -> tuple[float, dict[str, np.ndarray], str | N
     found = grad(built, [piece.tensors[k] for k in names], allow_unused=True)
     out = {}
     for name, g in zip(names, found):
+        if g is None and name in piece.required:
+            raise NotDifferentiable(
+                f"the graph of your forward pass does not reach {name}: something on the way "
+                "turned a Tensor into a plain number or array (np.array(...), float(...), "
+                ".item()) and its gradient would be lost")
         tensor = piece.tensors[name]
         out[name] = np.zeros(tensor.shape) if g is None else np.array(g.numpy(), dtype=np.float64)
     return float(built.item()), out, reason
@@ -171,6 +179,22 @@ def _sample(rng: np.random.Generator, size: int) -> np.ndarray:
     if size <= FD_ENTRIES:
         return np.arange(size)
     return np.sort(rng.choice(size, FD_ENTRIES, replace=False))
+
+
+def made_from(root: Tensor, leaf: Tensor, op: str | None = None) -> Tensor | None:
+    """The first Tensor of ``root``'s graph computed directly from ``leaf`` (by the operation
+    named ``op``, when given): the ``Z = W @ A + b`` that adds a bias ``b``, say.
+
+    >>> import tinygrad_mlp as tg
+    >>> b = tg.tensor([1.0], requires_grad=True)
+    >>> z = b + 2.0
+    >>> made_from((z * 3.0).sum(), b) is z
+    True
+    """
+    for t in topological_order([root]):
+        if any(p is leaf for p in inputs_of(t)) and (op is None or t.grad_fn.name == op):
+            return t
+    return None
 
 
 def run_on_tensors(call: Callable[[], Any], what: str) -> Any:

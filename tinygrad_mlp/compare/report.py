@@ -27,10 +27,38 @@ REFERENCE_WORDS = {
 }
 
 
+class PartName(str):
+    """A part's name that also equals the other names your code has for it.
+
+    >>> name = PartName("nabla_b[1]", ("nabla_b[-1]",))
+    >>> name == "nabla_b[1]", name == "nabla_b[-1]", str(name)
+    (True, True, 'nabla_b[1]')
+    """
+
+    aliases: tuple[str, ...]
+
+    def __new__(cls, key: str, aliases: tuple[str, ...] = ()) -> PartName:
+        self = super().__new__(cls, key)
+        self.aliases = tuple(aliases)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other) or other in self.aliases
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
 @dataclass
 class GradientReport:
     """What :func:`~tinygrad_mlp.compare.check_backprop` returns for Nielsen's and Ng's
-    conventions, and :func:`~tinygrad_mlp.compare.check_gradients` for any other."""
+    conventions, and :func:`~tinygrad_mlp.compare.check_gradients` for any other.
+
+    >>> GradientReport("title", "ng", [], [], "exact").summary()
+    'All 0 parts agree with the reference (largest relative error 0).'
+    """
 
     title: str
     convention: str
@@ -49,13 +77,15 @@ class GradientReport:
 
     @property
     def first_mismatch(self) -> str | None:
-        """The first wrong part, in your terms (None when all agree)."""
+        """The first wrong part, in your terms (None when all agree): a :class:`PartName`,
+        equal to each of the names your code may use for it (``nabla_b[1]`` is also
+        ``nabla_b[-1]`` in Nielsen's backprop)."""
         if self.error is not None:
             return self.error_part
         for status in ("wrong", "follows", "unjudged"):
             for r in self.rows:
                 if r.status == status:
-                    return r.quantity.key
+                    return PartName(r.quantity.key, r.quantity.aliases)
         return None
 
     @property
@@ -90,7 +120,8 @@ class GradientReport:
                  f"{'norm ratio':>12}"]
         for r in self.rows:
             c = r.comparison
-            numbers = "" if c is None or (r.status == "ok" and c.max_abs == 0) else (
+            numbers = "" if c is None or c.error is not None or (
+                r.status == "ok" and c.max_abs == 0) else (
                 f"{format_number(c.max_abs, 2):>12}{format_number(c.rel, 2):>10}"
                 f"{format_number(c.ratio, 4):>12}")
             lines.append(f"{r.quantity.key:<{width}}{_verdict(r):<34}{numbers}".rstrip())
@@ -111,11 +142,17 @@ class GradientReport:
             parts += ["", self.summary()]
         else:
             first, *others = self.findings
-            parts += ["", f"FIRST MISMATCH: {first.key}", _finding_text(first)]
+            parts += ["", f"FIRST MISMATCH: {self._named(first.key)}", _finding_text(first)]
             for k, other in enumerate(others, 2):
-                parts += ["", f"MISTAKE {k}: {other.key} (wrong on its own, not because of "
-                          "the first)", _finding_text(other)]
+                parts += ["", f"MISTAKE {k}: {self._named(other.key)} (wrong on its own, not "
+                          "because of the first)", _finding_text(other)]
         return "\n".join(parts + self._notes())
+
+    def _named(self, key: str) -> str:
+        """The part's key, and how your code calls it when that is not the key."""
+        row = self.row(key)
+        label = row.quantity.label if row is not None else ""
+        return f"{key} ({label})" if label else key
 
     def _notes(self) -> list[str]:
         return [wrap(f"Note: {note}", "", "  ") for note in self.notes]
@@ -129,20 +166,22 @@ def _verdict(r: Row) -> str:
         return "ok"
     if r.status == "wrong":
         c = r.comparison
+        if c is None:
+            return f"WRONG: {r.note}"
         if c is not None and c.error is not None:
-            return f"WRONG: {c.error}"[:33]
+            return "WRONG: " + c.error.replace(" where ", ", not ").replace(" was expected", "")
         if c is not None and c.factor is not None:
-            return f"WRONG: {format_number(c.factor / (q.scales[0]), 4)} x the reference"
+            return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"
     if r.status == "follows":
-        return f"wrong, follows from {q.parent}"
+        return f"wrong, {r.note or 'follows from ' + str(q.parent)}"
     if r.status == "unjudged":
         return "wrong (after a mistake above)"
     return "not checked (no reference)"
 
 
 def _finding_words(f: Cause) -> str:
-    if f.cause == "unknown":
+    if f.cause in ("unknown", "raised"):
         return f.words
     return f"Likely cause: {f.words.rstrip('.')}."
 
@@ -150,7 +189,8 @@ def _finding_words(f: Cause) -> str:
 def _finding_text(f: Cause) -> str:
     lines = []
     if f.also:
-        lines.append(f"  (the same line also makes {', '.join(f.also)} wrong)")
+        same = "line" if f.origin is not None and not f.cause.startswith("factor") else "factor"
+        lines.append(f"  (the same {same} makes {', '.join(f.also)} wrong too)")
     if f.origin is not None:
         lines.append(f"  computed at {f.origin.describe()}")
     lines.append(wrap(_finding_words(f), "  ", "  "))

@@ -28,9 +28,17 @@ from typing import Any
 import numpy as np
 
 from .arrays import Comparison, compare_arrays
-from .causes import Guess, explain, factor_guesses, matches
-from .dense import Dense, delta_guesses, input_guesses, parameter_guesses, right_rule
-from .tracing import Assignment
+from .causes import Guess, axis_guesses, explain, factor_guesses, matches
+from .dense import (
+    Dense,
+    delta_guesses,
+    forward_guesses,
+    input_guesses,
+    parameter_guesses,
+    right_rule,
+)
+from .tracing import Assignment, Trace
+from .usercode import exception_text
 
 RTOL = 1e-6
 FD_RTOL = 1e-4
@@ -61,6 +69,12 @@ class Quantity:
     pe: float = 1.0
     from_parent: float = 1.0
     lr: float | None = None
+    required: bool = False
+    present: tuple[str, ...] = ()
+    error: str | None = None
+    aliases: tuple[str, ...] = ()
+    transform: Callable[[np.ndarray], np.ndarray] | None = None
+    trace: Trace | None = None
 
 
 @dataclass
@@ -106,7 +120,11 @@ class Checks:
 def judge(user: Any, reference: np.ndarray, scales: tuple[float, ...], rtol: float
           ) -> tuple[Comparison, float | None]:
     """Compare at each allowed scale; the comparison at the first that agrees (or at the
-    first scale when none does) and that scale (None when none agrees)."""
+    first scale when none does) and that scale (None when none agrees).
+
+    >>> judge(np.array([4.0]), np.array([1.0]), (4.0, 1.0), 1e-6)[1]
+    4.0
+    """
     mask = np.isfinite(reference)
     results = []
     for s in scales:
@@ -137,46 +155,131 @@ def _numeric(x: Any) -> bool:
 
 def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
                rtol: float = RTOL) -> Checks:
-    """Judge every quantity in order (see the module docstring)."""
+    """Judge every quantity in order (see the module docstring).
+
+    >>> run_checks([Quantity("dW1", "param", None, np.ones(2), np.ones(2))], None, None).first
+    """
     checks = Checks()
     by_key = {q.key: q for q in quantities}
+    suspects: set[str] = set()  # parts a finding has already blamed
     for q in quantities:
+        if q.error is not None:
+            checks.rows.append(Row(q, "wrong", note="raised"))
+            checks.findings.append(Cause(q.key, "raised", q.error, None))
+            continue
         if q.user is None:
+            if q.required and not suspects:
+                checks.rows.append(Row(q, "wrong", note="missing"))
+                checks.findings.append(_missing(q))
+                suspects.add(q.key)
             continue
         if q.reference is None:
             checks.rows.append(Row(q, "unchecked", note="no reference"))
             continue
-        comparison, scale = judge(q.user, q.reference, q.scales, rtol)
+        parent = _parent_row(checks, q, by_key)
+        comparison, scale = judge(q.user, q.reference, _scales(q, parent), rtol)
         if scale is not None:
             checks.rows.append(Row(q, "ok", comparison, scale))
             continue
-        parent = _parent_row(checks, q, by_key)
         expected = _expected(q, parent, by_key, context)
         follows = expected is not None and any(
             matches(q.user, expected * s / q.pe, max(rtol * 10, 1e-7)) for s in q.scales)
-        if parent is not None and parent.status == "unchecked" and follows:
-            _infer(checks, parent, q, comparison, by_key, context, m, rtol)
-        elif parent is not None and parent.status not in ("ok", "unchecked"):
-            checks.rows.append(Row(q, "follows" if follows else "unjudged", comparison,
-                                   note=f"follows from {q.parent}" if follows else ""))
-        else:
-            checks.rows.append(Row(q, "wrong", comparison))
-            checks.findings.append(_cause(q, comparison, parent if parent is None or
-                                          parent.status == "ok" else None, expected,
-                                          quantities, context, m, rtol))
+        if suspects & (_ancestors(q, by_key) | {"forward"}):
+            if follows:
+                checks.rows.append(Row(q, "follows", comparison, note=f"follows from {q.parent}"))
+            else:
+                checks.rows.append(_same_mistake(q, comparison, parent, checks, quantities,
+                                                 context, m, rtol))
+            continue
+        checks.rows.append(Row(q, "wrong", comparison))
+        usable = parent if parent is not None and parent.status in ("ok", "unchecked") else None
+        cause = _cause(q, comparison, usable, expected, quantities, context, m, rtol)
+        if usable is not None and usable.status == "unchecked" and follows:
+            cause = _blame_unchecked(q, usable.quantity, cause)
+            suspects.add(usable.quantity.key)
+        checks.findings.append(cause)
+        suspects.add("forward" if q.kind == "forward" else q.key)
     _mark_unjudged(checks)
-    checks.findings.sort(key=lambda f: [r.quantity.key for r in checks.rows].index(f.key))
     checks.findings = _same_line_once(checks.findings)
     return checks
 
 
+INTERMEDIATE = ("dZ", "dA", "dAL")
+
+
+def _scales(q: Quantity, parent: Row | None) -> tuple[float, ...]:
+    """The scales ``q`` may be right at: one step of the chain rule keeps the scale of the
+    intermediate it starts from (per example, or divided by m), so only the first
+    intermediate of a chain may choose."""
+    if (q.kind in INTERMEDIATE and parent is not None and parent.status == "ok"
+            and parent.quantity.kind in INTERMEDIATE and parent.scale in q.scales):
+        return (parent.scale,)
+    return q.scales
+
+
+def raised(key: str, exc: BaseException) -> Quantity:
+    """A call of yours that raised, as a part of the check (``key`` names the call).
+
+    >>> raised("update", ValueError("no")).error
+    'update raised ValueError: no'
+    """
+    return Quantity(key, "call", None, None, None, error=f"{key} raised {exception_text(exc)}")
+
+
+def _missing(q: Quantity) -> Cause:
+    have = ", ".join(q.present) if q.present else "nothing"
+    return Cause(q.key, "missing", f"your gradients have no {q.key} (they have {have}): a key "
+                 "spelled or numbered otherwise (an index off by one?), or a layer left out",
+                 None)
+
+
+def _same_mistake(q: Quantity, comparison: Comparison, parent: Row | None, checks: Checks,
+                  quantities: list[Quantity], context: Dense | None, m: int | None,
+                  rtol: float) -> Row:
+    """A part after a mistake that does not simply follow from it: when the same slip in the
+    same line explains it (a helper called once per layer), it is that mistake again."""
+    if parent is not None and parent.status not in ("ok", "unchecked"):
+        # judged on your own parent value, as if it were right
+        parent = Row(parent.quantity, "ok", scale=parent.quantity.scales[0])
+    expected = _expected(q, parent, {p.key: p for p in quantities}, context)
+    cause = _cause(q, comparison, parent, expected, quantities, context, m, rtol)
+    for f in checks.findings:
+        if f.cause == cause.cause != "unknown" and _same_line(f, cause):
+            f.also.append(q.key)
+            return Row(q, "follows", comparison, note=f"the same mistake as {f.key}")
+    return Row(q, "unjudged", comparison)
+
+
+def _ancestors(q: Quantity, by_key: dict[str, Quantity]) -> set[str]:
+    found: set[str] = set()
+    key = q.parent
+    while key and key in by_key and key not in found:
+        found.add(key)
+        key = by_key[key].parent
+    return found
+
+
+def _blame_unchecked(q: Quantity, p: Quantity, cause: Cause) -> Cause:
+    """``q`` is exactly what the right rule makes of your ``p``, which has no reference of
+    its own (finite differences reach only the parameters): the mistake is in ``p``."""
+    where = f" (computed at {p.origin.describe()})" if p.origin is not None else ""
+    words = (f"{q.key} is exactly what the right rule makes of your {p.key}{where}, which "
+             f"finite differences cannot check: the mistake is in {p.key}")
+    if cause.cause != "unknown":
+        words += f"; {q.key} is {cause.words}"
+    return Cause(q.key, cause.cause if cause.cause != "unknown" else "from_unchecked_part",
+                 words, cause.origin, cause.factor)
+
+
 def _same_line_once(findings: list[Cause]) -> list[Cause]:
-    """One mistake in one line that makes several parts wrong is reported once."""
+    """One mistake reported once: a line that makes several parts wrong, or one constant
+    factor that every later part shows too (a cost and a backward pass that disagree by
+    1/m make every gradient wrong by the same factor, line after line)."""
     kept: list[Cause] = []
     for f in findings:
-        twin = next((k for k in kept if k.cause == f.cause and k.origin is not None
-                     and f.origin is not None and k.origin.line == f.origin.line
-                     and k.origin.filename == f.origin.filename), None)
+        twin = next((k for k in kept if k.cause == f.cause and (_same_line(k, f) or (
+            k.cause.startswith("factor") and k.factor is not None and f.factor is not None
+            and abs(k.factor / f.factor - 1.0) < 1e-6))), None)
         if twin is None:
             kept.append(f)
         else:
@@ -184,26 +287,9 @@ def _same_line_once(findings: list[Cause]) -> list[Cause]:
     return kept
 
 
-def _infer(checks: Checks, parent: Row, q: Quantity, comparison: Comparison,
-           by_key: dict[str, Quantity], context: Dense | None, m: int | None,
-           rtol: float) -> None:
-    """``q`` is wrong but follows from your value of a part there is no reference for (a
-    reference by finite differences has none for intermediates): that part is wrong."""
-    checks.rows.append(Row(q, "follows", comparison, note=f"follows from {q.parent}"))
-    p = parent.quantity
-    parent.status = "wrong"
-    parent.note = f"inferred: {q.key} is wrong and follows from it"
-    grand = _parent_row(checks, p, by_key)
-    usable = grand if grand is not None and grand.status in ("ok", "unchecked") else None
-    user_shape = tuple(np.shape(p.user)) if _numeric(p.user) else ()
-    found = explain(p.user, _scaled(_dense_guesses(p, usable, context, user_shape), p,
-                                    p.scales[0]), max(rtol * 10, 1e-7))
-    words = (f"{p.key} has no reference of its own here, but {q.key}, which is computed "
-             f"from it by the right rule, is wrong, so {p.key} is")
-    if found is None:
-        checks.findings.append(Cause(p.key, "unknown", words + ".", p.origin))
-    else:
-        checks.findings.append(Cause(p.key, found.cause, f"{found.words} ({words})", p.origin))
+def _same_line(a: Cause, b: Cause) -> bool:
+    return (a.origin is not None and b.origin is not None and a.origin.line == b.origin.line
+            and a.origin.filename == b.origin.filename)
 
 
 def _parent_row(checks: Checks, q: Quantity, by_key: dict[str, Quantity]) -> Row | None:
@@ -245,9 +331,19 @@ def _expected(q: Quantity, parent: Row | None, by_key: dict[str, Quantity],
     if context is None or q.layer is None:
         return None
     try:
-        return right_rule(context, q.kind, q.layer, p.kind, up)
+        expected = right_rule(context, q.kind, q.layer, _relation(q, p), up)
     except (ValueError, IndexError):
         return None
+    return expected if expected is None or q.transform is None else q.transform(expected)
+
+
+def _relation(q: Quantity, p: Quantity) -> str:
+    """How ``q`` is computed from ``p``: from the same layer's ``dZ`` or ``dA``, or from the
+    next layer's ``dZ`` (``"dZ_next"``)."""
+    if p.kind == "dZ" and p.layer is not None and q.layer is not None and p.layer == q.layer + 1 \
+            and q.kind in ("dW", "db"):
+        return "dZ_next"
+    return "dA" if p.kind == "dAL" else p.kind
 
 
 def _per_example(p: Quantity, row: Row) -> np.ndarray | None:
@@ -264,7 +360,7 @@ def _per_example(p: Quantity, row: Row) -> np.ndarray | None:
 def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np.ndarray | None,
            quantities: list[Quantity], context: Dense | None, m: int | None,
            rtol: float) -> Cause:
-    scale = q.scales[0]
+    scale = _scales(q, parent)[0]
     base = expected * scale / q.pe if expected is not None else q.reference * scale
     mask = np.isfinite(q.reference)
     mask = None if mask.all() else mask
@@ -272,10 +368,37 @@ def _cause(q: Quantity, comparison: Comparison, parent: Row | None, expected: np
     dense = _scaled(_dense_guesses(q, parent, context, user_shape), q, scale)
     tolerance = max(rtol * 10, 1e-7)
     found = explain(q.user, dense, tolerance, mask) or explain(
-        q.user, _generic_guesses(q, base, quantities, m), tolerance, mask)
+        q.user, _generic_guesses(q, base, quantities, m or _whole(comparison.factor)),
+        tolerance, mask)
     if found is None:
         return Cause(q.key, "unknown", _unknown_words(q, comparison), q.origin, comparison.factor)
-    return Cause(q.key, found.cause, found.words, q.origin, comparison.factor)
+    return Cause(q.key, found.cause, found.words, _localize(q, found, quantities),
+                 comparison.factor)
+
+
+def _localize(q: Quantity, found: Guess, quantities: list[Quantity]) -> Assignment | None:
+    """The line where the slip was made: the first of your lines, before the one that made
+    ``q``, whose value is the wrong intermediate the guess predicts (a ``dZ`` taken at the
+    wrong argument, a delta with its sign flipped); ``q``'s own line when there is none."""
+    if q.trace is None:
+        return q.origin
+    by_key = {p.key: p for p in quantities}
+    wrong = []
+    if found.via is not None:
+        wrong.append(np.asarray(found.via))
+    elif found.factor is not None:
+        near = {p.key for p in quantities if p.layer == q.layer and p.kind in INTERMEDIATE}
+        for key in sorted(_ancestors(q, by_key) | near):
+            p = by_key[key]
+            if p.reference is not None and found.factor not in p.scales \
+                    and np.all(np.isfinite(p.reference)):
+                wrong.append(p.reference * p.scales[0] * found.factor)
+    stop = q.trace.assignments.index(q.origin) if q.origin in q.trace.assignments else None
+    for value in wrong:
+        hit = q.trace.find(value, 1e-7)
+        if hit is not None and (stop is None or q.trace.assignments.index(hit) < stop):
+            return hit
+    return q.origin
 
 
 def _scaled(guesses: Iterator[Guess], q: Quantity, scale: float) -> Iterator[Guess]:
@@ -284,14 +407,16 @@ def _scaled(guesses: Iterator[Guess], q: Quantity, scale: float) -> Iterator[Gue
         if g.predicted is None:
             continue
         factor = scale / q.pe if q.kind in ("dZ", "dA", "dAL") else 1.0
-        yield Guess(g.cause, g.words, np.asarray(g.predicted) * factor)
+        predicted = np.asarray(g.predicted) * factor
+        yield Guess(g.cause, g.words, predicted if q.transform is None else q.transform(predicted),
+                    g.via, g.factor)
 
 
 def _dense_guesses(q: Quantity, parent: Row | None, context: Dense | None,
                    shape: tuple[int, ...]) -> Iterator[Guess]:
     if context is None or q.layer is None:
         return
-    up_kind = parent.quantity.kind if parent is not None else None
+    up_kind = _relation(q, parent.quantity) if parent is not None else None
     up = _per_example(parent.quantity, parent) if parent is not None else None
     try:
         if q.kind == "dZ":
@@ -300,6 +425,8 @@ def _dense_guesses(q: Quantity, parent: Row | None, context: Dense | None,
             yield from input_guesses(context, q.layer, up)
         elif q.kind in ("dW", "db"):
             yield from parameter_guesses(context, q.layer, q.kind, up_kind, up, shape)
+        elif q.kind == "forward":
+            yield from forward_guesses(context, q.layer, q.key, shape)
     except (ValueError, IndexError):
         return
 
@@ -309,15 +436,32 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
     yield Guess("zero", "exactly zero where the gradient is not: it is never computed (or "
                 "made of np.zeros where np.ones belongs)", np.zeros_like(base))
     yield from factor_guesses(base, m, q.lr)
+    user_shape = tuple(np.shape(q.user)) if _numeric(q.user) else ()
+    if user_shape != base.shape:
+        yield from axis_guesses(base, user_shape)
     if base.ndim == 2 and base.shape[0] == base.shape[1]:
         yield Guess("transpose", "the right values transposed (it runs because the array is "
                     "square)", base.T)
+    elif base.ndim == 2 and user_shape == base.T.shape:
+        yield Guess("transpose", f"the right values transposed: shape {user_shape} where "
+                    f"{base.shape} belongs (A_prev @ dZ.T for dZ @ A_prev.T, say)", base.T)
     for other in quantities:
         if other is q or other.kind != q.kind or other.reference is None:
             continue
         if np.shape(other.reference) == np.shape(base):
             yield Guess("wrong_layer", f"the gradient of another part: {other.key}'s where "
                         f"{q.key}'s belongs", other.reference * (q.scales[0]))
+
+
+def _whole(factor: float | None) -> int | None:
+    """A factor that is a whole number n > 2 (or 1/n): where the batch size is not known, the
+    likely one (2 is more likely the factor of a square)."""
+    if factor is None or factor == 0:
+        return None
+    for value in (abs(factor), 1 / abs(factor)):
+        if value > 2.5 and abs(value - round(value)) < 1e-6 * value:
+            return round(value)
+    return None
 
 
 def _unknown_words(q: Quantity, c: Comparison) -> str:

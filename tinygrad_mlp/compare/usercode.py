@@ -1,14 +1,11 @@
-"""Telling your code from ours, by module name, and saying where it raised.
+"""Your code told from ours, and the line of yours that raised.
 
-A frame is *library* code when the module it runs in (``frame.f_globals["__name__"]``) is
-this package (``tinygrad_mlp.``), NumPy, or Python's own standard library, or when it is
-Python's machinery (``<frozen ...>``); everything else is yours. No file names are compared,
-so moving a file changes nothing. The checker and the diagnosis use this to name the line of
-your code that raised (:func:`exception_text`) and the line tracer (:mod:`.tracing`) to
-follow only your functions.
+Which frame is yours is decided by module name, by the engine's
+:mod:`tinygrad_mlp.engine.frames` (this package, NumPy and the standard library are never
+your code; no file names are compared, so moving a file changes nothing). The checker and
+the diagnosis use it to name the line of your code that raised (:func:`exception_text`);
+the line tracer (:mod:`.tracing`) to follow only your functions.
 
->>> is_library_module("tinygrad_mlp.engine.tensor"), is_library_module("my_network")
-(True, False)
 >>> try:
 ...     {}["W3"]
 ... except KeyError as exc:
@@ -20,32 +17,11 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
 from types import FrameType, TracebackType
 
-_LIBRARY_PACKAGES = frozenset({"tinygrad_mlp", "numpy", "_pytest", "pytest", "pluggy"})
-_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+from ..engine.frames import is_user_frame, module_of
 
-
-def module_of(frame: FrameType) -> str:
-    """The name of the module a frame runs in (``"__main__"`` for a script)."""
-    return str(frame.f_globals.get("__name__", ""))
-
-
-def is_library_module(name: str) -> bool:
-    """True for this package, NumPy, the test runner and the standard library.
-
-    >>> is_library_module("numpy.core.fromnumeric"), is_library_module("__main__")
-    (True, False)
-    """
-    top = name.split(".", 1)[0]
-    return top in _LIBRARY_PACKAGES or top in _STDLIB or name.startswith("<frozen")
-
-
-def is_user_frame(frame: FrameType) -> bool:
-    """True when the frame runs the user's code (see the module docstring)."""
-    return not is_library_module(module_of(frame)) and not frame.f_code.co_filename.startswith(
-        "<frozen")
+__all__ = ["describe", "exception_text", "is_user_frame", "module_of", "user_traceback_frame"]
 
 
 def describe(frame: FrameType, lineno: int | None = None) -> str:
@@ -63,7 +39,11 @@ def describe(frame: FrameType, lineno: int | None = None) -> str:
 
 
 def user_traceback_frame(tb: TracebackType | None) -> tuple[FrameType, int] | None:
-    """The innermost frame of a traceback that is the user's code, with its line."""
+    """The innermost frame of a traceback that is the user's code, with its line.
+
+    >>> user_traceback_frame(None) is None
+    True
+    """
     found = None
     while tb is not None:
         if is_user_frame(tb.tb_frame):

@@ -1,8 +1,11 @@
 """Why did my network blow up to inf and NaN? Train a copy while watching, then try the cures.
 
-:func:`diagnose` takes a network in the course skeleton's convention (your own class, or
-ours) or an ``nn`` model with a loss, and trains a **copy** with full-batch gradient descent
-while it watches every stage of every epoch. Its report says:
+:func:`diagnose` takes your network as you wrote it, in any convention the backprop checker
+knows (the course skeleton, your own class or ours; Michael Nielsen's ``network.py`` and
+``network2.py``; Andrew Ng's ``parameters`` dict with its forward, backward, cost and update
+functions), or an ``nn`` model with a loss, and trains a **copy** with full-batch gradient
+descent, by your own training step, while it watches every stage of every epoch. Its
+report says:
 
 * where the first inf or NaN appears: the epoch, the method or operation, and for a
   hand-written network the source line (found by replaying that call under a line tracer);
@@ -27,18 +30,19 @@ The posted network of the question that started this project is :func:`posted_se
 
 The package, each module importing only those above it:
 
-==============  ==============================================================================
-``findings``    the report's data: ``NonFinite``, ``FeatureScales``, ``UnitHealth``,
-                ``CureTrial`` and ``Diagnosis`` (the numbers: λmax, lr · λmax, the cures)
-``report``      the words: the verdict and the seven sections; ``DiagnosisReport``
-``lines``       the line of the user's code that made the first inf/NaN
-``watch``       what one run saw (``Run``) and the fix it ran with (``Fix``)
-``curvature``   λmax by power iteration on Hessian-vector products
-``skeleton``    watching a network in the course skeleton's convention train
-``models``      watching an ``nn`` model train
-``cures``       which fixes to try, and which of them cured the run
-``diagnosis``   :func:`diagnose`, :func:`hessian_lambda_max`, :func:`demo`
-==============  ==============================================================================
+===============  =============================================================================
+``findings``     the report's data: ``NonFinite``, ``FeatureScales``, ``UnitHealth``,
+                 ``CureTrial`` and ``Diagnosis`` (the numbers: λmax, lr · λmax, the cures)
+``report``       the words: the verdict and the seven sections; ``DiagnosisReport``
+``lines``        the line of the user's code that made the first inf/NaN
+``watch``        what one run saw (``Run``) and the fix it ran with (``Fix``)
+``curvature``    λmax by power iteration on Hessian-vector products
+``skeleton``     watching a network in the course skeleton's convention train
+``conventions``  watching a network in Nielsen's or Ng's convention train (its own step)
+``models``       watching an ``nn`` model train
+``cures``        which fixes to try, and which of them cured the run
+``diagnosis``    :func:`diagnose`, :func:`hessian_lambda_max`, :func:`demo`
+===============  =============================================================================
 
 >>> import numpy as np
 >>> from tinygrad_mlp import manual

@@ -108,8 +108,10 @@ def smaller_lr(d: Diagnosis, base_lr: float) -> Fix | None:
 
 
 def candidate_fixes(d: Diagnosis, bias_broken: bool, clip_norm: float, base_lr: float,
-                    model: bool = False) -> list[Fix]:
-    """The fixes worth trying on this run, in the order the report lists them."""
+                    averaged: str = "loss.derivative") -> list[Fix]:
+    """The fixes worth trying on this run, in the order the report lists them; ``averaged``
+    is what the averaging cure divides (``"loss.derivative"``, ``"the loss"``, ``"the
+    step"``)."""
     fixes: list[Fix] = []
     avg = d.averaging_factor
     # A negative factor is a sign error in the backprop, which no averaging mends.
@@ -122,10 +124,9 @@ def candidate_fixes(d: Diagnosis, bias_broken: bool, clip_norm: float, base_lr: 
                          "[1, Z_{i-1}].T @ delta_i, whose column multiplying the bias row is "
                          "made of ones", fix_update=True))
     if can_average:
-        what = "the loss" if model else "loss.derivative"
         fixes.append(Fix("average", f"average the gradient (/{fmt(avg)})",
-                         f"{what} divided by {fmt(avg)}, so each step is the gradient of the "
-                         "per-sample mean loss", average=avg))
+                         f"{averaged} divided by {fmt(avg)}, so each step is the gradient of "
+                         "the per-sample mean loss", average=avg))
     what = d.standardized_what
     y_too = "y likewise" if what == "inputs and targets" else "y (class labels) kept as it is"
     fixes.append(Fix("standardize", f"standardize {what}",

@@ -39,17 +39,25 @@ def power_iteration(
     products it took.
 
     Repeatedly applying H and normalising turns any start vector towards the eigenvector of
-    the eigenvalue largest in magnitude; the Rayleigh quotient ``<v, Hv>`` estimates it. A
-    dominant negative eigenvalue (a saddle) is removed by shifting, ``H - λ_neg I``, which
-    makes the largest positive one dominant.
+    the eigenvalue largest in magnitude; the Rayleigh quotient ``<v, Hv>`` estimates it. When
+    that is negative (a saddle), has not settled, or is smaller than ``|Hv|`` (eigenvalues of
+    both signs and about equal size: ``v`` stays a mix of them), the iteration is run again
+    on ``H + μ I``,
+    ``μ`` the size of the largest eigenvalue: every eigenvalue of that is >= 0, and the
+    largest is the largest positive one of ``H``, plus ``μ``.
 
     >>> H = np.diag([-5.0, 3.0, 1.0])
     >>> round(power_iteration(lambda v: [H @ v[0]], [(3,)], 500, seed=0)[0], 6)
     3.0
+    >>> H = np.diag([-2.0, 2.0, 1.0])  # the plain iteration never settles here
+    >>> round(power_iteration(lambda v: [H @ v[0]], [(3,)], 500, seed=0)[0], 6)
+    2.0
     """
     rng = np.random.default_rng(seed)
 
-    def run(shift: float) -> tuple[float, int]:
+    def run(shift: float) -> tuple[float, int, float, bool]:
+        """The estimate for ``H - shift I``, the products used, the size of the last
+        product and whether the estimate settled."""
         v = [rng.standard_normal(s) for s in shapes]
         norm = math.sqrt(sum(float(np.sum(a * a)) for a in v))
         v = [a / norm for a in v]
@@ -61,18 +69,21 @@ def power_iteration(
             rayleigh = sum(float(np.sum(a * h)) for a, h in zip(v, hv))
             norm = math.sqrt(sum(float(np.sum(h * h)) for h in hv))
             if not np.isfinite(norm) or norm == 0.0:
-                return (rayleigh if np.isfinite(rayleigh) else math.nan), k
+                return (rayleigh if np.isfinite(rayleigh) else math.nan), k, norm, True
             v = [h / norm for h in hv]
             if abs(rayleigh - estimate) <= tol * abs(rayleigh):
-                return rayleigh, k
+                return rayleigh, k, norm, True
             estimate = rayleigh
-        return estimate, iterations
+        return estimate, iterations, norm, False
 
     with np.errstate(all="ignore"):
-        lam, used = run(0.0)
-        if np.isfinite(lam) and lam < 0:
-            shifted, more = run(lam)
-            return shifted + lam, used + more
+        lam, used, size, settled = run(0.0)
+        # |<v, Hv>| below |Hv|: v is no eigenvector but a mix of eigenvalues of both signs.
+        mixed = abs(lam) < (1 - 1e-3) * size
+        if np.isfinite(lam) and np.isfinite(size) and (lam < 0 or not settled or mixed):
+            shift = -max(size, abs(lam))
+            shifted, more, _, _ = run(shift)
+            return shifted + shift, used + more
     return lam, used
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .. import compare, manual
+from .. import compare, manual, nn
+from ..compare.check import TITLES
+from ..compare.conventions import ConventionError, UserNetwork, recognise
 from ..compare.skeleton_stages import untouched
 from ..engine.numerics import format_number
 from ..scenario import diabetes_feature_names, setup
+from .conventions import ConventionRunner
 from .cures import candidate_fixes, late_check, needs_cure, run_trials, standardize
 from .findings import FeatureScales
 from .models import ModelRunner
@@ -39,13 +42,24 @@ def diagnose(
     feature_names: Sequence[str] | None = None,
     power_iterations: int = 100,
     seed: int = 0,
+    *,
+    forward: Callable | None = None,
+    backward: Callable | None = None,
+    cost: Callable | None = None,
+    update: Callable | None = None,
 ) -> DiagnosisReport:
     """Train a copy of the network while watching it, and explain a blow-up.
 
-    :param net_or_model: a network in the skeleton's convention (``W``, ``activations``,
-        ``loss``, ``learning_rate``, ``forward_pass``, ``backward_pass``,
-        ``update_weights``; your own class works) or an ``nn`` model.
-    :param X, y: the training data; full-batch gradient descent, ``epochs`` steps.
+    :param net_or_model: a network as you wrote it, in any convention the backprop checker
+        knows: the course skeleton (``W``, ``activations``, ``loss``, ``learning_rate``,
+        ``forward_pass``, ``backward_pass``, ``update_weights``; your own class works),
+        Michael Nielsen's ``network.py``/``network2.py`` ``Network``, or Andrew Ng's
+        ``parameters`` dict with ``forward=``, ``backward=``, ``cost=`` and ``update=``
+        (as :func:`~tinygrad_mlp.compare.check_backprop` takes them); or an ``nn`` model.
+        Your own step trains a copy: the skeleton's methods, Nielsen's
+        ``update_mini_batch`` on the whole batch, Ng's forward, backward and ``update``.
+    :param X, y: the training data, in the convention's layout (Ng: ``X`` is
+        ``(n_features, m)``); full-batch gradient descent, ``epochs`` steps.
     :param learning_rate: overrides the network's own (required in spirit for a model;
         0.01 when not given).
     :param loss: for an ``nn`` model, the loss module (default ``nn.MSELoss()``); ignored for a
@@ -68,12 +82,20 @@ def diagnose(
         y_arr = y_arr.astype(np.float64)
     settings = Settings(epochs, learning_rate, clip_norm, try_cures, feature_names,
                         power_iterations, seed)
+    functions = {"forward": forward, "backward": backward, "cost": cost, "update": update}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if is_skeleton(net_or_model):
+        if isinstance(net_or_model, nn.Module):
+            return _diagnose_model(net_or_model, X, y_arr, loss, settings)
+        if is_skeleton(net_or_model) and all(f is None for f in functions.values()):
             with untouched(net_or_model):
                 return _diagnose_skeleton(net_or_model, X, y_arr, settings)
-        return _diagnose_model(net_or_model, X, y_arr, loss, settings)
+        try:
+            user = recognise(net_or_model, **functions, learning_rate=learning_rate)
+        except ConventionError as exc:
+            raise ConventionError(f"diagnose takes an nn model (an nn.Module) or a network in "
+                                  f"one of the checker's conventions. {exc}") from None
+        return _diagnose_convention(user, X, y_arr, settings)
 
 
 class Settings:
@@ -165,7 +187,8 @@ def _diagnose_skeleton(net: Any, X: np.ndarray, y: Any, s: Settings) -> Diagnosi
     if s.try_cures and needs_cure(report):
         bias_broken = any(r.location.stage == "update" and r.counted and not r.ok
                           for r in backprop.rows)
-        fixes = candidate_fixes(report, bias_broken, s.clip_norm, runner.lr)
+        fixes = candidate_fixes(report, bias_broken, s.clip_norm, runner.lr,
+                                averaged="loss.derivative")
         # Every formula the engine recognises (squared errors, cross-entropies) is >= 0.
         run_trials(report, runner, fixes, X, y, s.epochs, (Xs, ys), engine.formula is not None)
     return report
@@ -198,8 +221,43 @@ def _diagnose_model(model: Any, X: np.ndarray, y: Any, loss: Any,
         anomaly=anomaly, standardized_what=standardized, notes=notes, stopped=run.stopped,
     )
     if s.try_cures and needs_cure(report):
-        fixes = candidate_fixes(report, False, s.clip_norm, runner.lr, model=True)
+        fixes = candidate_fixes(report, False, s.clip_norm, runner.lr, averaged="the loss")
         run_trials(report, runner, fixes, X, y, s.epochs, (Xs, ys), True)  # nn losses are >= 0
+    return report
+
+
+def _diagnose_convention(user: UserNetwork, X: Any, y: Any, s: Settings) -> DiagnosisReport:
+    runner = ConventionRunner(user, s.lr)
+    X, Y = runner.prepare(X, y)
+    samples = X.shape[runner.samples_axis]
+    backprop = compare.check_backprop(user, X, Y)
+    scale, scale_note = runner.update_scale(X, Y)
+    lam_loss, method = runner.lambda_max(runner.params0, X, Y, s.iterations, s.seed)
+    Xs, Ys, standardized = standardize(X, Y, runner.outputs(Y), runner.samples_axis)
+    lam_std, _ = runner.lambda_max(runner.params0, Xs, Ys, s.iterations, s.seed)
+    rows = (X.T, Y.T) if runner.samples_axis == 1 else (X, Y)
+    run = runner.run(X, Y, s.epochs, NO_FIX)
+    runner.locate(run, NO_FIX, X, Y)
+    loss0 = run.losses[0] if run.losses else float("nan")
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in runner.params0.items())
+    steps = ", ".join(getattr(f, "__name__", "?") for f in user.functions())
+    report = DiagnosisReport(
+        title=(f"Diagnosis: {TITLES.get(user.convention, user.convention)} ({shapes}), "
+               f"{samples} examples, learning_rate {format_number(runner.lr)}, {s.epochs} "
+               f"epochs of your own training step ({steps}) on a copy"),
+        learning_rate=runner.lr, epochs=s.epochs, losses=run.losses, history=run.history,
+        layer_labels=runner.labels, events=run.events, units=[], loss_at_init=loss0,
+        scales=scales(*rows, s.names), lambda_max_loss=lam_loss, update_scale=scale,
+        loss_is_sum=runner.is_sum(X, Y), n_samples=samples, hessian_method=method,
+        lambda_max_standardized=lam_std if np.isfinite(lam_std) else None, backprop=backprop,
+        standardized_what=standardized, stopped=run.stopped,
+        notes=runner.notes + ([scale_note] if scale_note else []),
+    )
+    if run.replays:
+        report.anomaly = runner.anomaly(run.replays[min(run.replays)][1], X, Y)
+    if s.try_cures and needs_cure(report):
+        fixes = candidate_fixes(report, False, s.clip_norm, runner.lr, averaged="the step")
+        run_trials(report, runner, fixes, X, Y, s.epochs, (Xs, Ys), bool(loss0 >= 0))
     return report
 
 

@@ -23,7 +23,8 @@ from ..engine.autograd import AnomalyError
 class NonFinite:
     """The first inf or NaN of one kind: ``epoch``, ``stage`` (method or operation), the
     ``array`` that held it, ``kind`` (``"inf"``, ``"nan"``, or ``"exception"``), the source
-    ``line`` where it was made when known, what NumPy said (``numpy_message``) and, in the
+    ``line`` where it was made (None when not looked for, ``""`` when no line of the user's
+    code made it), what NumPy said (``numpy_message``) and, in the
     words every report uses (``"NaN"``, ``"inf and -inf"``), what the array held (``what``).
 
     >>> str(NonFinite(0, "forward_pass", "A_vals[1]", "nan", what="NaN"))

@@ -110,6 +110,8 @@ def _headline(d: Diagnosis) -> list[str]:
             f"{d.backprop.first_mismatch} (section 6). The run stays finite for {d.epochs} "
             f"epochs and {span}, but every step follows that wrong gradient, so a stable run "
             "says nothing about the backprop being right: mend it first.")
+    elif d.losses and not d.losses[-1] < d.losses[0]:
+        lines.append(f"The run stays finite for {d.epochs} epochs but does not learn: {span}.")
     else:
         lines.append(f"The run is stable: all values stay finite for {d.epochs} epochs and "
                      f"{span}.")
@@ -135,10 +137,15 @@ def _step_lines(d: Diagnosis) -> list[str]:
             return [f"lr · λmax = {_fmt(lrl)} is below the stability limit 2, so the step size "
                     f"is not what breaks it: look at {where}."]
         return [f"lr · λmax = {_fmt(lrl)} is below the stability limit 2."]
-    lines = [f"The steps are too large for the curvature of the loss: lr · λmax = "
-             f"{_fmt(d.learning_rate)} × {_fmt(d.lambda_max)} = {_fmt(lrl)}, and gradient "
-             "descent is only stable below 2; each step multiplies the error along the "
-             f"steepest direction by about |1 - lr·λmax| = {_fmt(abs(1 - lrl))}."]
+    finite = not d.blew_up and not d.diverged
+    lines = [("Yet at the initial weights the steps are too large for " if finite
+              else "The steps are too large for ") +
+             f"the curvature of the loss: lr · λmax = {_fmt(d.learning_rate)} × "
+             f"{_fmt(d.lambda_max)} = {_fmt(lrl)}, and gradient descent is only stable below 2; "
+             "each step multiplies the error along the steepest direction by about "
+             f"|1 - lr·λmax| = {_fmt(abs(1 - lrl))}"
+             + (" (until the curvature falls, as saturating units flatten the loss)." if finite
+                else ".")]
     causes = []
     if abs(d.averaging_factor - 1) > 1e-6:
         causes.append(f"the update is {_fmt(d.averaging_factor)} times the gradient of the "
@@ -188,6 +195,10 @@ def section_nonfinite(d: Diagnosis) -> list[str]:
         out.append(f"  - {e}")
         if e.line:
             out.append(f"      at {e.line}")
+        elif e.line == "":
+            out.append(wrap("no line of your code assigned it: it arose outside your functions "
+                            "(in the cost your convention implies, computed from your output, "
+                            "for instance)", "      "))
         if e.numpy_message:
             out.append(f"      NumPy: {e.numpy_message}")
         if e.kind == "nan" and not explained_nan:
@@ -263,9 +274,9 @@ def section_step(d: Diagnosis) -> list[str]:
     factor = abs(d.update_scale - 1) > 1e-6
     if factor:
         out.append(wrap(
-            f"The update applies {_fmt(d.update_scale, 5)} times that loss's gradient (see "
-            f"the backprop check, section 6), so the steps descend a loss whose λmax is "
-            f"{_fmt(d.lambda_max, 4)}."))
+            f"The update applies {_fmt(d.update_scale, 5)} times that loss's gradient (one "
+            f"step of your code against the exact gradient), so the steps descend a loss whose "
+            f"λmax is {_fmt(d.lambda_max, 4)}."))
     if d.loss_is_sum:
         out.append(wrap("The loss value is a SUM over the samples (it doubles when the data "
                         "are repeated), so its curvature grows with n."))
@@ -307,10 +318,13 @@ def section_growth(d: Diagnosis) -> list[str]:
     for e in chosen_epochs(len(d.losses), d.first_nonfinite):
         for i, label in enumerate(d.layer_labels):
             loss = _fmt(d.losses[e]) if i == 0 else ""
-            const = "" if np.isnan(h["constant"][e, i]) else str(int(h["constant"][e, i]))
+            const = "" if "constant" not in h or np.isnan(h["constant"][e, i]) else str(
+                int(h["constant"][e, i]))
+            # "-": a run that does not see the activations (a convention's own step).
+            A = _fmt(h["max_abs_A"][e, i]) if "max_abs_A" in h else "-"
             out.append(
                 f"  {(str(e) if i == 0 else ''):>5}  {label[:22]:<22}"
-                f"{_fmt(h['max_abs_A'][e, i]):>10}{_fmt(h['max_abs_W'][e, i]):>10}"
+                f"{A:>10}{_fmt(h['max_abs_W'][e, i]):>10}"
                 f"{_fmt(h['grad_norm'][e, i]):>10}{_fmt(h['update_ratio'][e, i]):>10}"
                 f"{const:>7}{loss:>11}")
     out += [wrap(text) for text in growth_lines(d) + story_lines(d)]
@@ -332,6 +346,8 @@ def chosen_epochs(E: int, first: NonFinite | None) -> list[int]:
 
 def growth_lines(d: Diagnosis) -> list[str]:
     """Per-layer growth factors of max |A| over the last finite stretch of epochs."""
+    if "max_abs_A" not in d.history:
+        return []
     A = d.history["max_abs_A"]
     finite = np.all(np.isfinite(A), axis=1) & (A.max(axis=1) > 0)
     idx = np.flatnonzero(finite)
@@ -362,6 +378,8 @@ def story_lines(d: Diagnosis) -> list[str]:
             and np.max(W[1]) > 1e3 * np.max(W[0])):
         lines.append(f"The very first update multiplied the largest weight by "
                      f"{_fmt(np.max(W[1]) / np.max(W[0]))}: the first step already overshoots.")
+    if "constant" not in h:
+        return lines + _frozen_layers(d)
     const, units = h["constant"], h["units"]
     hidden = [i for i in range(len(d.layer_labels) - 1) if not np.isnan(const[0, i])]
     if hidden:
@@ -375,11 +393,28 @@ def story_lines(d: Diagnosis) -> list[str]:
     return lines
 
 
+def _frozen_layers(d: Diagnosis) -> list[str]:
+    """Layers whose step is exactly zero from some epoch on (where the units are not seen)."""
+    g = d.history["grad_norm"]
+    lines = []
+    for i, label in enumerate(d.layer_labels):
+        moving = np.flatnonzero(~(g[:, i] == 0))
+        start = 0 if moving.size == 0 else int(moving[-1]) + 1
+        if g.shape[0] >= 3 and start < g.shape[0] - 1:
+            lines.append(f"From epoch {start} the step leaves {label} exactly as they are: their "
+                         "gradient is zero (units that are dead or saturated on every sample "
+                         "pass no gradient back).")
+    return lines
+
+
 def section_backprop(d: Diagnosis) -> list[str]:
     """6. The backprop checker's summary, and its notes."""
     if d.backprop is None:
         return []
-    out = ["6. Backprop against autograd (check_backprop at the initial weights)"]
+    # The skeleton's check holds each stage against autograd; the conventions' check holds
+    # every part against the gradient of the user's own forward pass and cost.
+    against = "autograd" if getattr(d.backprop, "method", None) is None else "the reference"
+    out = [f"6. Backprop against {against} (check_backprop at the initial weights)"]
     out += [wrap(line) for line in d.backprop.summary().splitlines()]
     if not d.backprop.ok:  # an agreeing summary carries its notes itself
         out += [wrap("Note: " + note, "  ", "    ") for note in d.backprop.notes]

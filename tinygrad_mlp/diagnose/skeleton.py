@@ -31,7 +31,7 @@ from ..engine.autograd import AnomalyError, detect_anomaly
 from ..engine.tensor import Tensor
 from .curvature import difference_hvp, lambda_max_of, power_iteration
 from .findings import UnitHealth
-from .lines import LineFinder, user_modules
+from .lines import first_non_finite_line, user_modules
 from .watch import NO_FIX, Fix, Run, constant_units
 
 
@@ -157,7 +157,7 @@ class SkeletonRunner:
         return run.finish()
 
     def locate(self, run: Run, fix: Fix) -> None:
-        """Replay the calls that made the recorded firsts under the line finder."""
+        """Replay the calls that made the recorded firsts under the line tracer."""
         for index, (stage, W_before, inputs) in run.replays.items():
             twin = self.twin(fix, W_before)
             method = {
@@ -167,10 +167,10 @@ class SkeletonRunner:
                 "backward_pass": twin.backward_pass,
                 "update_weights": twin.update_weights,
             }[stage]
-            finder = LineFinder(user_modules(self.net, self.net.loss, *self.net.activations))
-            finder.run(lambda method=method, inputs=inputs: method(*inputs))
-            run.events[index].line = finder.line
-            run.events[index].numpy_message = finder.numpy_message
+            modules = user_modules(self.net, self.net.loss, *self.net.activations)
+            line, said = first_non_finite_line(lambda m=method, i=inputs: m(*i), modules)
+            # "": looked for, and no line of the user's made it
+            run.events[index].line, run.events[index].numpy_message = line or "", said
 
     def weights_at(self, epoch: int, X: np.ndarray, y: Any) -> list[np.ndarray] | None:
         """The weights at the start of ``epoch``, by replaying the run (cheap at these sizes);

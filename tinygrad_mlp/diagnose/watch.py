@@ -70,10 +70,13 @@ class Run:
 
     KEYS = ("max_abs_A", "max_abs_Z", "max_abs_W", "grad_norm", "update_ratio", "constant",
             "units")
+    # What a run sees only where it sees each layer's activations.
+    ACTIVATION_KEYS = ("max_abs_A", "max_abs_Z", "constant", "units")
 
-    def __init__(self, epochs: int, layers: int) -> None:
+    def __init__(self, epochs: int, layers: int, activations: bool = True) -> None:
         self.losses: list[float] = []
-        self.history = {k: np.full((epochs, layers), np.nan) for k in self.KEYS}
+        keys = [k for k in self.KEYS if activations or k not in self.ACTIVATION_KEYS]
+        self.history = {k: np.full((epochs, layers), np.nan) for k in keys}
         self.events: list[NonFinite] = []
         self.replays: dict[int, tuple] = {}
         self.stopped: str | None = None
@@ -104,15 +107,16 @@ class Run:
                W_after: np.ndarray, lr: float, hidden: bool) -> None:
         """One layer's row of the history; the step is left out when ``W`` changed shape."""
         h = self.history
-        h["max_abs_A"][epoch, i] = max_abs(A)
-        h["max_abs_Z"][epoch, i] = max_abs(Z)
+        if "max_abs_A" in h:
+            h["max_abs_A"][epoch, i] = max_abs(A)
+            h["max_abs_Z"][epoch, i] = max_abs(Z)
         h["max_abs_W"][epoch, i] = max_abs(W_before)
         if W_after.shape == W_before.shape:
             step = float(np.linalg.norm(W_before - W_after))
             h["grad_norm"][epoch, i] = step / lr
             w_norm = float(np.linalg.norm(W_before))
             h["update_ratio"][epoch, i] = step / w_norm if w_norm > 0 else np.nan
-        if hidden:
+        if hidden and "constant" in h:
             h["constant"][epoch, i], h["units"][epoch, i] = constant_units(Z)
 
     def finish(self) -> Run:

@@ -2,18 +2,18 @@
 
 A Tensor holds its value in ``.data`` (an ``np.ndarray``). When it requires grad, every
 operation on it records a node (``grad_fn``) so that ``backward()`` can compute gradients.
-The operations themselves live in ``ops.py``; this module holds the class, its conversions
-and the constructors (``zeros``, ``randn``, ...).
+The operations themselves live in ``ops``, and the methods that reach them in ``methods``
+(the class inherits them); this module holds the class, its conversions and the
+constructors (``zeros``, ``randn``, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import autograd, hooks
+from . import autograd, hooks, methods
 
 float32 = np.float32
 float64 = np.float64
@@ -73,7 +73,7 @@ def _check_float(dtype: np.dtype, flag: bool) -> None:
         )
 
 
-class Tensor:
+class Tensor(methods.TensorMethods):
     """A NumPy array with reverse-mode automatic differentiation.
 
     ``data``: a Python number, nested list, ``np.ndarray`` or Tensor, copied (as by
@@ -89,9 +89,6 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_grad", "_requires_grad", "grad_fn", "name", "__weakref__")
-
-    # Make NumPy hand binary operators over to us (``ndarray * Tensor`` -> Tensor.__rmul__).
-    __array_ufunc__ = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
@@ -411,192 +408,6 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         inplace.set_item(self, index, value)
 
-    # -- operators: the operations themselves live in ops.py ---------------------------------
-
-    def __add__(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return ops.Add.apply(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return ops.Sub.apply(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return ops.Mul.apply(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return ops.Div.apply(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return ops.Pow.apply(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return ops.MatMul.apply(other, self)
-
-    def __neg__(self) -> Tensor:
-        return ops.Neg.apply(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=index)
-
-    # Comparisons are not differentiable: they give bool tensors outside the graph.
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return ops.compare(np.equal, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return ops.compare(np.not_equal, self, other)
-
-    def __lt__(self, other: Any) -> Tensor:
-        return ops.compare(np.less, self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return ops.compare(np.less_equal, self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return ops.compare(np.greater, self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return ops.compare(np.greater_equal, self, other)
-
-    def __invert__(self) -> Tensor:
-        return Tensor._make(np.logical_not(self._data), False, None)
-
-    def __and__(self, other: Any) -> Tensor:
-        return ops.compare(np.logical_and, self, other)
-
-    def __or__(self, other: Any) -> Tensor:
-        return ops.compare(np.logical_or, self, other)
-
-    # -- methods (each a thin door into ops.py) ----------------------------------------------
-
-    def exp(self) -> Tensor:
-        return ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return ops.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return ops.Sqrt.apply(self)
-
-    def sin(self) -> Tensor:
-        return ops.Sin.apply(self)
-
-    def cos(self) -> Tensor:
-        return ops.Cos.apply(self)
-
-    def tanh(self) -> Tensor:
-        return ops.Tanh.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return ops.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return ops.ReLU.apply(self)
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        return ops.LeakyReLU.apply(self, negative_slope=negative_slope)
-
-    def softplus(self) -> Tensor:
-        return ops.Softplus.apply(self)
-
-    def abs(self) -> Tensor:
-        return ops.Abs.apply(self)
-
-    def sign(self) -> Tensor:
-        return Tensor._make(np.sign(self._data), False, None)
-
-    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        return ops.Clip.apply(self, low=min, high=max)
-
-    clamp = clip
-
-    def sum(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.Min.apply(self, axis=axis, keepdims=keepdims)
-
-    def var(
-        self, axis: int | Sequence[int] | None = None, keepdims: bool = False, ddof: int = 0
-    ) -> Tensor:
-        return ops.Var.apply(self, axis=axis, keepdims=keepdims, ddof=ddof)
-
-    def logsumexp(self, axis: int | Sequence[int] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.LogSumExp.apply(self, axis=axis, keepdims=keepdims)
-
-    def softmax(self, axis: int = -1) -> Tensor:
-        return ops.Softmax.apply(self, axis=axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.LogSoftmax.apply(self, axis=axis)
-
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.argmax(self._data, axis=axis, keepdims=keepdims), False, None)
-
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
-        return Tensor._make(np.argmin(self._data, axis=axis, keepdims=keepdims), False, None)
-
-    def all(self, axis: int | None = None) -> Tensor:
-        return Tensor._make(np.all(self._data, axis=axis), False, None)
-
-    def any(self, axis: int | None = None) -> Tensor:
-        return Tensor._make(np.any(self._data, axis=axis), False, None)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return ops.reshape(self, *shape)
-
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        return ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        return ops.transpose(self, *axes)
-
-    @property
-    def T(self) -> Tensor:
-        """The axes reversed (for a matrix, its transpose)."""
-        return ops.Transpose.apply(self, axes=tuple(reversed(range(self._data.ndim))))
-
-    @property
-    def mT(self) -> Tensor:
-        """The last two axes swapped (a batch of transposed matrices)."""
-        return ops.transpose(self, -2, -1)
-
-    def squeeze(self, axis: int | Sequence[int] | None = None) -> Tensor:
-        return ops.squeeze(self, axis)
-
-    def unsqueeze(self, axis: int) -> Tensor:
-        return ops.unsqueeze(self, axis)
-
     def astype(self, dtype: Any) -> Tensor:
         """A copy with another dtype; differentiable between float dtypes."""
         if np.dtype(dtype) == self._data.dtype:
@@ -769,6 +580,7 @@ def uniform(
 for _name in ("zeros", "ones", "full", "eye", "arange", "rand", "randn", "uniform"):
     setattr(Tensor, _name, staticmethod(globals()[_name]))
 
+
 def _scaled(other: Any, alpha: float) -> Any:
     """``alpha * other`` for ``add_``/``sub_`` (exact for numbers; recorded for Tensors)."""
     if alpha == 1:
@@ -779,3 +591,5 @@ def _scaled(other: Any, alpha: float) -> Any:
 
 
 from . import inplace, ops  # noqa: E402  (they need the Tensor class defined above)
+
+methods.ops = ops  # the operation methods' door into ops, now that both exist

@@ -2,11 +2,12 @@
 
 ``ACTIVATIONS`` maps each activation's one spelling (``"leaky_relu"``) to an
 :class:`ActivationSpec`: its module class, the engine operation that module records, its
-rule on a Tensor, its other spellings, its parameter and whether it has a kink. ``nn.MLP``
-builds from it, the command line offers its names, the backprop checker and the converter
-recognise a hand-written activation by it (``find_activation``), the compiled step knows
-which operation each module makes, and the pictures name it. A new activation is added here,
-once, and all of them know it.
+rule on a Tensor (its ``nn.functional`` form, of the same name), its other spellings, its
+parameter, whether it has a kink, and its initialisation gain. ``nn.MLP`` builds from it,
+``nn.init.calculate_gain`` reads its gains, the command line offers its names, the backprop
+checker and the converter recognise a hand-written activation by it (``find_activation``),
+the compiled step knows which operation each module makes, and the pictures name it. A new
+activation is added here, once, and all of them know it.
 
 >>> find_activation("LeakyReLU").name, find_activation("logistic").name
 ('leaky_relu', 'sigmoid')
@@ -17,6 +18,7 @@ ReLU()
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from ..engine import functions as _f
 from ..engine import ops
 from ..engine.autograd import Function
 from ..engine.tensor import Tensor
+from . import checks
 from . import functional as F
 from .architecture import describable
 from .module import Module
@@ -54,6 +57,8 @@ class LeakyReLU(Module):
     >>> nn.LeakyReLU(0.5)(tg.tensor([-1.0, 2.0])).tolist()
     [-0.5, 2.0]
     """
+
+    negative_slope = checks.Setting(checks.finite)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -107,6 +112,9 @@ class Softplus(Module):
     0.6931
     """
 
+    beta = checks.Setting(checks.positive)
+    threshold = checks.Setting(checks.finite)
+
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
         self.beta, self.threshold = beta, threshold
@@ -145,11 +153,11 @@ class Softmax(Module):
     [[0.5, 0.5]]
     """
 
+    dim = checks.Setting(checks.integer)
+
     def __init__(self, dim: int | None = None, axis: int | None = None) -> None:
         super().__init__()
-        if dim is not None and axis is not None and dim != axis:
-            raise TypeError(f"Softmax: give dim or axis, not both (got dim={dim}, axis={axis})")
-        self.dim = dim if dim is not None else (axis if axis is not None else -1)
+        self.dim = checks.dim_or_axis(dim, axis, "Softmax")
 
     def forward(self, x: Any) -> Tensor:
         return _f.softmax(x, axis=self.dim)
@@ -159,6 +167,60 @@ class Softmax(Module):
 
     def _config(self) -> dict[str, Any]:
         return {"dim": self.dim}
+
+
+@describable
+class GELU(Module):
+    """``x * Φ(x)``, Φ the standard normal's distribution function: ``0.5 * x * (1 +
+    erf(x / sqrt(2)))``, or with ``approximate="tanh"`` PyTorch's tanh approximation.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> [round(v, 4) for v in nn.GELU()(tg.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.1587, 0.0, 0.8413]
+    """
+
+    approximate = checks.Setting(lambda v, name, caller: checks.choice(
+        v, name, caller, F.GELU_APPROXIMATIONS))
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, x: Any) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"approximate": self.approximate}
+
+
+@describable
+class ELU(Module):
+    """x where x > 0, else ``alpha * (exp(x) - 1)``.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> [round(v, 4) for v in nn.ELU()(tg.tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+    """
+
+    alpha = checks.Setting(checks.finite)
+
+    def __init__(self, alpha: float = 1.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x: Any) -> Tensor:
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+    def _config(self) -> dict[str, Any]:
+        return {"alpha": self.alpha}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,10 +233,15 @@ class ActivationSpec:
 
     ``name`` is its one spelling (in ``nn.MLP(activation=...)``, the command line and saved
     files); ``module`` its ``nn`` class, whose ``__name__`` is also the class name in
-    ``tinygrad_mlp.manual``; ``op`` the engine operation the module records (None for the
-    identity); ``rule(x, value)`` the activation of a Tensor ``x``, ``value`` being the
-    parameter (``negative_slope``) or None. ``kinked``: its derivative at the kink (0) is a
-    matter of convention, so a hand-written derivative may differ there and still be right.
+    ``tinygrad_mlp.manual`` where it has one; ``op`` the one engine operation the module
+    records, None when it records none (the identity) or several: those are marked
+    ``composite`` (GELU, ELU), so that a tool reading one op per module (the compiled step)
+    knows them apart from the identity; ``rule(x, value)`` the activation of a Tensor ``x``
+    (the ``nn.functional`` function of the same name), ``value`` being the parameter
+    (``negative_slope``) or None. ``kinked``: its derivative at the kink (0) is a matter of
+    convention, so a hand-written derivative may differ there and still be right.
+    ``gain(value)`` is the initialisation gain PyTorch's ``calculate_gain`` gives it, None
+    where PyTorch has none.
     """
 
     name: str
@@ -185,6 +252,8 @@ class ActivationSpec:
     parameter: str | None = None
     default: float | None = None
     kinked: bool = False
+    composite: bool = False
+    gain: Callable[[float | None], float] | None = None
 
     @property
     def title(self) -> str:
@@ -213,20 +282,31 @@ class ActivationSpec:
         return self.rule(x, self.value_of(like))
 
 
+def _leaky_gain(slope: Any) -> float:
+    slope = 0.01 if slope is None else checks.finite(slope, "param", "calculate_gain")
+    return math.sqrt(2.0 / (1 + slope**2))
+
+
 ACTIVATIONS: dict[str, ActivationSpec] = {
     spec.name: spec
     for spec in (
-        ActivationSpec("relu", ReLU, ops.ReLU, lambda x, v: x.relu(), kinked=True),
-        ActivationSpec("tanh", Tanh, ops.Tanh, lambda x, v: x.tanh()),
-        ActivationSpec("sigmoid", Sigmoid, ops.Sigmoid, lambda x, v: x.sigmoid(),
-                       aliases=("logistic",)),
+        ActivationSpec("relu", ReLU, ops.ReLU, lambda x, v: F.relu(x), kinked=True,
+                       gain=lambda v: math.sqrt(2.0)),
+        ActivationSpec("tanh", Tanh, ops.Tanh, lambda x, v: F.tanh(x),
+                       gain=lambda v: 5.0 / 3.0),
+        ActivationSpec("sigmoid", Sigmoid, ops.Sigmoid, lambda x, v: F.sigmoid(x),
+                       aliases=("logistic",), gain=lambda v: 1.0),
         ActivationSpec("leaky_relu", LeakyReLU, ops.LeakyReLU,
-                       lambda x, v: x.leaky_relu(0.01 if v is None else v),
+                       lambda x, v: F.leaky_relu(x, 0.01 if v is None else v),
                        aliases=("leaky", "lrelu"), parameter="negative_slope", default=0.01,
-                       kinked=True),
-        ActivationSpec("softplus", Softplus, ops.Softplus, lambda x, v: x.softplus()),
-        ActivationSpec("identity", Identity, None, lambda x, v: x, aliases=("linear", "none")),
-        ActivationSpec("softmax", Softmax, ops.Softmax, lambda x, v: x.softmax(axis=-1)),
+                       kinked=True, gain=_leaky_gain),
+        ActivationSpec("softplus", Softplus, ops.Softplus, lambda x, v: F.softplus(x)),
+        ActivationSpec("identity", Identity, None, lambda x, v: x, aliases=("linear", "none"),
+                       gain=lambda v: 1.0),
+        ActivationSpec("softmax", Softmax, ops.Softmax, lambda x, v: F.softmax(x, dim=-1)),
+        ActivationSpec("gelu", GELU, None, lambda x, v: F.gelu(x), composite=True),
+        ActivationSpec("elu", ELU, None, lambda x, v: F.elu(x, 1.0 if v is None else v),
+                       parameter="alpha", default=1.0, kinked=True, composite=True),
     )
 }
 

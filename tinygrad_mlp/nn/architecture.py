@@ -22,7 +22,9 @@ Sequential()
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from ..engine.tensor import default_rng
@@ -236,15 +238,32 @@ def rebuild(
         raise ValueError(
             f"'{path}' has a corrupt architecture entry: {type(error).__name__}: {error}"
         ) from None
-    rng = default_rng()
-    state = rng.bit_generator.state
     try:
-        return build(description)
+        with keeping_generator():
+            return build(description)
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(
             f"'{path}' has a corrupt architecture entry: {type(error).__name__}: {error}"
         ) from None
+
+
+@contextlib.contextmanager
+def keeping_generator() -> Iterator[None]:
+    """Within the block, layers may draw initial weights that are then replaced (by a file's,
+    by a PyTorch module's): the default generator is put back afterwards, so that loading a
+    model does not shift the caller's random numbers.
+
+    >>> import tinygrad_mlp as tg
+    >>> tg.manual_seed(0)
+    >>> with keeping_generator():
+    ...     _ = tg.randn(3)
+    >>> first = tg.randn(1).item(); tg.manual_seed(0)
+    >>> first == tg.randn(1).item()
+    True
+    """
+    rng = default_rng()
+    state = rng.bit_generator.state
+    try:
+        yield
     finally:
-        # Building draws initial weights that the file's weights then replace; putting the
-        # generator back keeps loading a model from shifting the caller's random numbers.
         rng.bit_generator.state = state

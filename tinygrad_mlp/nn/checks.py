@@ -66,6 +66,20 @@ def integer(value: Any, name: str, caller: str) -> int:
     return int(value)
 
 
+def dim_or_axis(dim: Any, axis: Any, caller: str, default: int = -1) -> int:
+    """The one dimension given by PyTorch's ``dim=`` or NumPy's ``axis=`` (``default`` when
+    neither is); both at once is a ``TypeError``, even with equal values.
+
+    >>> dim_or_axis(None, 0, "softmax"), dim_or_axis(None, None, "softmax")
+    (0, -1)
+    """
+    if dim is not None and axis is not None:
+        raise TypeError(f"{caller}: give dim or axis, not both (got dim={dim!r}, axis={axis!r})")
+    chosen = dim if dim is not None else axis
+    return default if chosen is None else integer(chosen, "dim" if dim is not None else "axis",
+                                                   caller)
+
+
 def finite(value: Any, name: str, caller: str) -> float:
     """``value`` as a ``float`` when it is a finite real number.
 
@@ -127,6 +141,34 @@ def choice(value: Any, name: str, caller: str, options: tuple[str, ...]) -> str:
         valid = ", ".join(repr(option) for option in options)
         raise ValueError(f"{caller}: {name} must be one of {valid}, got {_shown(value)}")
     return value
+
+
+def generator(value: Any, name: str, caller: str) -> np.random.Generator | None:
+    """``value`` when it is a ``np.random.Generator`` or None (the default one, then).
+
+    >>> generator(None, "generator", "Dropout") is None
+    True
+    """
+    if value is not None and not isinstance(value, np.random.Generator):
+        raise TypeError(
+            f"{caller}: {name} must be a np.random.Generator or None, got {type(value).__name__}"
+        )
+    return value
+
+
+def float_dtype(dtype: Any, caller: str) -> np.dtype:
+    """The dtype a layer's parameters get: float32 when None, else a float dtype.
+
+    >>> float_dtype(None, "Linear"), float_dtype("float64", "Linear")
+    (dtype('float32'), dtype('float64'))
+    """
+    try:
+        found = np.dtype(np.float32 if dtype is None else dtype)
+    except TypeError:
+        found = None
+    if found is None or found.kind != "f":
+        raise TypeError(f"{caller}: parameters must have a float dtype, got {_shown(dtype)}")
+    return found
 
 
 def check_reduction(reduction: Any, caller: str) -> str:

@@ -1,5 +1,9 @@
 """Layers and losses as plain functions, with PyTorch's names (``torch.nn.functional``).
 
+Every activation of ``nn.ACTIVATIONS`` has its function here, under the table's name
+(``relu``, ``leaky_relu``, ``gelu``, ...): it is the rule the table and the modules use.
+``dropout``, ``batch_norm`` and ``layer_norm`` are the functional forms of those layers.
+
 Losses take ``input`` (a Tensor: predictions, probabilities or logits) and ``target`` (a
 Tensor or an ``np.ndarray``) and a ``reduction`` of ``"mean"`` (the default), ``"sum"`` or
 ``"none"`` (one loss per element, or per row for cross-entropy). Input and target must have
@@ -18,8 +22,13 @@ from ..engine import functions as _f
 from ..engine import ops
 from ..engine.functions import as_tensor
 from ..engine.ops import CrossEntropy
-from ..engine.tensor import Tensor
+from ..engine.tensor import Tensor, default_rng
+from . import checks
 from .checks import check_reduction
+
+GELU_APPROXIMATIONS = ("none", "tanh")
+_SQRT_HALF = math.sqrt(0.5)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 # -- layers and activations ----------------------------------------------------------------------
 
@@ -54,6 +63,8 @@ def leaky_relu(input: Any, negative_slope: float = 0.01) -> Tensor:
     >>> F.leaky_relu(tg.tensor([-2.0, 2.0]), 0.5).tolist()
     [-1.0, 2.0]
     """
+    if not isinstance(negative_slope, Tensor):
+        checks.finite(negative_slope, "negative_slope", "leaky_relu")
     return _f.leaky_relu(input, negative_slope)
 
 
@@ -87,6 +98,9 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     >>> round(F.softplus(tg.tensor([0.0])).item(), 4)
     0.6931
     """
+    if beta != 1.0 or threshold != 20.0:  # the defaults need no check
+        beta = checks.positive(beta, "beta", "softplus")
+        threshold = checks.finite(threshold, "threshold", "softplus")
     x = as_tensor(input)
     if beta == 1:
         out = x.softplus()
@@ -100,26 +114,196 @@ def softplus(input: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return _f.where(above, x, out) if above.any() else out
 
 
-def softmax(input: Any, dim: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``dim``, stable for large x.
+def softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``dim`` (or NumPy's ``axis=``; -1 when neither is given),
+    stable for large x.
 
     >>> import tinygrad_mlp as tg
     >>> from tinygrad_mlp.nn import functional as F
     >>> F.softmax(tg.zeros(2, 2), dim=1).tolist()
     [[0.5, 0.5], [0.5, 0.5]]
     """
-    return _f.softmax(input, axis=dim)
+    return _f.softmax(input, axis=checks.dim_or_axis(dim, axis, "softmax"))
 
 
-def log_softmax(input: Any, dim: int = -1) -> Tensor:
-    """log(softmax(x)) along ``dim``, stable for large x.
+def log_softmax(input: Any, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``dim`` (or ``axis=``; -1 when neither is given), stable for
+    large x.
 
     >>> import tinygrad_mlp as tg
     >>> from tinygrad_mlp.nn import functional as F
     >>> round(F.log_softmax(tg.zeros(2), dim=0).tolist()[0], 4)
     -0.6931
     """
-    return _f.log_softmax(input, axis=dim)
+    return _f.log_softmax(input, axis=checks.dim_or_axis(dim, axis, "log_softmax"))
+
+
+def gelu(input: Any, approximate: str = "none") -> Tensor:
+    """``x * Φ(x)`` = ``0.5 * x * (1 + erf(x / sqrt(2)))``; with ``approximate="tanh"``,
+    ``0.5 * x * (1 + tanh(sqrt(2 / π) * (x + 0.044715 * x³)))``, as PyTorch.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.nn import functional as F
+    >>> [round(v, 4) for v in F.gelu(tg.tensor([-1.0, 1.0]), approximate="tanh").tolist()]
+    [-0.1588, 0.8412]
+    """
+    checks.choice(approximate, "approximate", "gelu", GELU_APPROXIMATIONS)
+    x = as_tensor(input)
+    if approximate == "tanh":
+        inner = (x + 0.044715 * x * x * x) * _SQRT_2_OVER_PI
+        return 0.5 * x * (1.0 + inner.tanh())
+    return 0.5 * x * (1.0 + (x * _SQRT_HALF).erf())
+
+
+def elu(input: Any, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, else ``alpha * (exp(x) - 1)`` (by ``expm1``, exact near 0).
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.nn import functional as F
+    >>> [round(v, 4) for v in F.elu(tg.tensor([-1.0, 3.0]), alpha=2.0).tolist()]
+    [-1.2642, 3.0]
+    """
+    alpha = checks.finite(alpha, "alpha", "elu")
+    x = as_tensor(input)
+    positive = x._data > 0
+    # expm1 only of the non-positive part: of a large x it would overflow, and the unused
+    # branch's gradient (0 times inf) would be NaN.
+    negative = _f.where(positive, 0.0, x)
+    return _f.where(positive, x, alpha * negative.expm1())
+
+
+def dropout(
+    input: Any, p: float = 0.5, training: bool = True, generator: np.random.Generator | None = None
+) -> Tensor:
+    """Zero each entry with probability ``p`` and scale the rest by ``1 / (1 - p)`` (in
+    training; the identity when ``training=False``). The entries dropped are drawn from
+    ``generator``, else from the default generator that ``tg.manual_seed`` seeds.
+
+    >>> import numpy as np
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.nn import functional as F
+    >>> out = F.dropout(tg.ones(1000), 0.25, generator=np.random.default_rng(0))
+    >>> sorted(round(v, 4) for v in set(out.tolist()))
+    [0.0, 1.3333]
+    """
+    p = checks.probability(p, "p", "dropout")
+    checks.flag(training, "training", "dropout")
+    # The default generator is asked for now, not at import: manual_seed replaces it.
+    rng = checks.generator(generator, "generator", "dropout") or default_rng()
+    x = as_tensor(input)
+    if not training or p == 0.0:
+        return x
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    keep = rng.random(x.shape) >= p
+    scale = 0.0 if p == 1.0 else 1.0 / (1.0 - p)
+    return x * (keep * scale).astype(dtype)
+
+
+def _channels(x: Tensor, caller: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """For batch norm of ``(N, C)`` or ``(N, C, L)``: the axes to reduce and the shape of
+    one value per channel that broadcasts against ``x``."""
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{caller}: expected 2D or 3D input (got {x.ndim}D input)")
+    return ((0,), (1, x.shape[1])) if x.ndim == 2 else ((0, 2), (1, x.shape[1], 1))
+
+
+def check_batch_norm_input(x: Tensor, num_features: int | None, training: bool,
+                           caller: str) -> None:
+    """What batch norm refuses, checked before anything changes (running statistics)."""
+    _channels(x, caller)
+    if num_features is not None and x.shape[1] != num_features:
+        raise ValueError(
+            f"{caller}: expected {num_features} features in dimension 1 of the input, got "
+            f"input of shape {x.shape}"
+        )
+    if training and x.numel() // max(x.shape[1], 1) <= 1:
+        raise ValueError(
+            f"{caller}: expected more than 1 value per channel when training, got input of "
+            f"shape {x.shape}"
+        )
+
+
+def batch_norm(
+    input: Any,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Normalize each channel (dimension 1) of ``(N, C)`` or ``(N, C, L)`` input, as
+    PyTorch: in training by the batch's mean and biased variance, moving ``running_mean``
+    and ``running_var`` (the unbiased variance) toward them by ``momentum``, in place; else
+    by the running statistics. Then ``* weight + bias`` per channel.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.nn import functional as F
+    >>> mean, var = tg.zeros(2, dtype=tg.float64), tg.ones(2, dtype=tg.float64)
+    >>> x = tg.tensor([[0.0, 1.0], [2.0, 3.0]], dtype=tg.float64)
+    >>> out = F.batch_norm(x, mean, var, training=True)
+    >>> [round(v, 3) for v in out.tolist()[0]], mean.tolist()
+    ([-1.0, -1.0], [0.1, 0.2])
+    """
+    caller = "batch_norm"
+    x = as_tensor(input)
+    checks.flag(training, "training", caller)
+    momentum = checks.probability(momentum, "momentum", caller)
+    eps = checks.positive(eps, "eps", caller)
+    check_batch_norm_input(x, None, training, caller)
+    axes, shape = _channels(x, caller)
+    if training or running_mean is None or running_var is None:
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        if training:
+            count = x.numel() // x.shape[1]
+            unbiased = var._data.reshape(-1) * (count / (count - 1))
+            for running, batch in ((running_mean, mean._data.reshape(-1)),
+                                   (running_var, unbiased)):
+                if running is not None:
+                    running._data *= 1.0 - momentum
+                    running._data += momentum * batch.astype(running.dtype, copy=False)
+    else:
+        # Copies: a later training step changes the running statistics in place.
+        mean = Tensor._make(running_mean._data.reshape(shape).astype(x.dtype), False, None)
+        var = Tensor._make(running_var._data.reshape(shape).astype(x.dtype), False, None)
+    out = (x - mean) / (var + eps).sqrt()
+    if weight is not None:
+        out = out * as_tensor(weight).reshape(*shape)
+    if bias is not None:
+        out = out + as_tensor(bias).reshape(*shape)
+    return out
+
+
+def layer_norm(
+    input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5
+) -> Tensor:
+    """Normalize over the last ``len(normalized_shape)`` dimensions (mean 0, biased variance
+    1, ``eps`` added to it), then ``* weight + bias`` elementwise, as PyTorch.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp.nn import functional as F
+    >>> [round(v, 3) for v in F.layer_norm(tg.tensor([[1.0, 3.0]]), [2]).tolist()[0]]
+    [-1.0, 1.0]
+    """
+    caller = "layer_norm"
+    shape = checks.shape(normalized_shape, "normalized_shape", caller)
+    eps = checks.positive(eps, "eps", caller)
+    x = as_tensor(input)
+    if len(shape) > x.ndim or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(
+            f"{caller}: expected input with shape (*, {', '.join(map(str, shape))}), got "
+            f"input of shape {x.shape}"
+        )
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    out = (x - mean) / (x.var(axis=axes, keepdims=True) + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 # -- losses ---------------------------------------------------------------------------------------

@@ -12,54 +12,65 @@ For a weight of shape ``(out, in)`` the fans are ``fan_in = in`` and ``fan_out =
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ..engine.tensor import Tensor, default_rng
+from . import checks
+from .activations import ACTIVATIONS, find_activation
 
-_GAINS = {
-    "linear": 1.0,
-    "identity": 1.0,
-    "sigmoid": 1.0,
-    "tanh": 5.0 / 3.0,
-    "relu": math.sqrt(2.0),
+# PyTorch's names that are not activations here: the linear layers' (gain 1) and SELU's.
+_OTHER_GAINS = {
+    **dict.fromkeys(["conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+                     "conv_transpose3d"], 1.0),
     "selu": 3.0 / 4.0,
 }
 
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
-    """The recommended gain for ``nonlinearity`` (PyTorch's table).
+    """The recommended gain for ``nonlinearity`` (PyTorch's table), read from the gains of
+    ``nn.ACTIVATIONS``.
 
     ``leaky_relu`` uses ``param`` as its negative slope (0.01 when None).
 
-    >>> round(calculate_gain("relu"), 4)
-    1.4142
+    >>> round(calculate_gain("relu"), 4), round(calculate_gain("leaky_relu", 0.2), 4)
+    (1.4142, 1.3868)
     """
-    if nonlinearity == "leaky_relu":
-        slope = 0.01 if param is None else float(param)
-        return math.sqrt(2.0 / (1 + slope**2))
-    if nonlinearity in _GAINS:
-        return _GAINS[nonlinearity]
-    valid = ", ".join(repr(name) for name in sorted([*_GAINS, "leaky_relu"]))
+    if nonlinearity in _OTHER_GAINS:
+        return _OTHER_GAINS[nonlinearity]
+    spec = find_activation(nonlinearity) if isinstance(nonlinearity, str) else None
+    if spec is not None and spec.gain is not None:
+        return spec.gain(param)
+    known = [name for name, s in ACTIVATIONS.items() if s.gain is not None]
+    valid = ", ".join(repr(name) for name in sorted([*known, "linear", *_OTHER_GAINS]))
     raise ValueError(f"unsupported nonlinearity {nonlinearity!r}; valid: {valid}")
 
 
-def _calculate_fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:
-    shape = t.shape
+def _calculate_fan_in_and_fan_out(t: Tensor, caller: str = "init") -> tuple[int, int]:
+    shape = _filled(t, caller).shape
     if len(shape) < 2:
         raise ValueError(
-            "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions "
-            f"(got shape {shape})"
+            f"{caller}: Fan in and fan out can not be computed for tensor with fewer than 2 "
+            f"dimensions (got shape {shape})"
         )
     receptive_field = math.prod(shape[2:])
     return shape[1] * receptive_field, shape[0] * receptive_field
 
 
-def _rng(generator: np.random.Generator | None, rng: np.random.Generator | None):
+def _filled(t: Any, caller: str) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{caller}: expected a Tensor to fill, got {type(t).__name__}")
+    return t
+
+
+def _rng(generator: Any, rng: Any, caller: str) -> np.random.Generator:
     if generator is not None and rng is not None:
-        raise ValueError("give generator= or rng=, not both")
+        raise ValueError(f"{caller}: give generator= or rng=, not both")
+    chosen = checks.generator(generator, "generator", caller) or checks.generator(
+        rng, "rng", caller)
     # Asked for now, not at import: manual_seed replaces the default generator.
-    return generator or rng or default_rng()
+    return chosen or default_rng()
 
 
 def uniform_(
@@ -74,7 +85,10 @@ def uniform_(
     >>> bool((w.abs() <= 1).all())
     True
     """
-    t._data[...] = _rng(generator, rng).uniform(a, b, t.shape)
+    a, b = checks.finite(a, "a", "uniform_"), checks.finite(b, "b", "uniform_")
+    if a > b:
+        raise ValueError(f"uniform_: expects a <= b (the range [a, b)), got a={a}, b={b}")
+    _filled(t, "uniform_")._data[...] = _rng(generator, rng, "uniform_").uniform(a, b, t.shape)
     return t
 
 
@@ -89,9 +103,10 @@ def normal_(
     >>> nn.init.normal_(tg.zeros(3, 2), std=0.1).shape
     (3, 2)
     """
-    if std < 0:
+    mean = checks.finite(mean, "mean", "normal_")
+    if checks.finite(std, "std", "normal_") < 0:
         raise ValueError(f"normal_: std must be >= 0, got {std}")
-    t._data[...] = _rng(generator, rng).normal(mean, std, t.shape)
+    _filled(t, "normal_")._data[...] = _rng(generator, rng, "normal_").normal(mean, std, t.shape)
     return t
 
 
@@ -103,7 +118,9 @@ def constant_(t: Tensor, val: float) -> Tensor:
     >>> nn.init.constant_(tg.zeros(2), 0.5).tolist()
     [0.5, 0.5]
     """
-    t._data[...] = val
+    if not checks.is_number(val):
+        raise TypeError(f"constant_: val must be a number, got {val!r:.60}")
+    _filled(t, "constant_")._data[...] = val
     return t
 
 
@@ -141,7 +158,8 @@ def xavier_uniform_(
     >>> bool((w.abs() <= (6 / 50) ** 0.5).all())
     True
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(t, "xavier_uniform_")
+    gain = checks.finite(gain, "gain", "xavier_uniform_")
     bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound, generator=generator, rng=rng)
 
@@ -157,17 +175,17 @@ def xavier_normal_(
     >>> nn.init.xavier_normal_(tg.zeros(30, 20)).shape
     (30, 20)
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
-    std = gain * math.sqrt(2.0 / (fan_in + fan_out))
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(t, "xavier_normal_")
+    std = checks.finite(gain, "gain", "xavier_normal_") * math.sqrt(2.0 / (fan_in + fan_out))
     return normal_(t, 0.0, std, generator=generator, rng=rng)
 
 
 def _kaiming_std(t: Tensor, a: float, mode: str, nonlinearity: str, caller: str) -> float:
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"{caller}: mode must be 'fan_in' or 'fan_out', got {mode!r}")
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(t)
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(t, caller)
     fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) / math.sqrt(fan)
+    return calculate_gain(nonlinearity, checks.finite(a, "a", caller)) / math.sqrt(fan)
 
 
 def kaiming_uniform_(

@@ -1,4 +1,5 @@
-"""The layers: ``Linear``, ``Flatten`` and ``MLP`` (the activations live in ``activations``)."""
+"""The layers: ``Linear``, ``Flatten``, ``Dropout`` and ``MLP`` (the activations live in
+``activations``, the normalizations in ``normalization``)."""
 
 from __future__ import annotations
 
@@ -13,27 +14,13 @@ from ..engine import functions as _f
 from ..engine import ops
 from ..engine.tensor import Tensor
 from . import architecture, checks, init
+from . import functional as F
 from .activations import make_activation
 from .architecture import describable
 from .module import Module, Parameter, Sequential
 
 # nn.Linear stores weights with at least this many entries column-major (see its __init__).
 _COLUMN_MAJOR_FROM = 64 * 64
-
-
-def float_dtype(dtype: Any, caller: str) -> np.dtype:
-    """The dtype a layer's parameters get: float32 when None, else a float dtype.
-
-    >>> float_dtype(None, "Linear"), float_dtype("float64", "Linear")
-    (dtype('float32'), dtype('float64'))
-    """
-    try:
-        found = np.dtype(np.float32 if dtype is None else dtype)
-    except TypeError:
-        found = None
-    if found is None or found.kind != "f":
-        raise TypeError(f"{caller}: parameters must have a float dtype, got {dtype!r}")
-    return found
 
 
 @describable
@@ -58,7 +45,7 @@ class Linear(Module):
         self.in_features = checks.positive_int(in_features, "in_features", "Linear")
         self.out_features = checks.positive_int(out_features, "out_features", "Linear")
         checks.flag(bias, "bias", "Linear")
-        dtype = float_dtype(dtype, "Linear")
+        dtype = checks.float_dtype(dtype, "Linear")
         # A big weight is stored column-major: weight.T is then a plain row-major matrix and
         # BLAS multiplies ``x @ weight.T`` as fast as the hand-written ``x @ W`` (a transposed
         # right-hand operand costs it up to 1.5x), at the price of a slower ``g @ weight`` in
@@ -146,6 +133,42 @@ class Flatten(Module):
 
     def _config(self) -> dict[str, Any]:
         return {"start_dim": self.start_dim, "end_dim": self.end_dim}
+
+
+@describable
+class Dropout(Module):
+    """In training, zero each entry with probability ``p`` and scale the others by
+    ``1 / (1 - p)``; in evaluation (``model.eval()``), pass the input through unchanged.
+
+    Which entries are dropped is drawn from ``generator`` (a ``np.random.Generator``) when
+    given, else from the default generator that ``tg.manual_seed`` seeds.
+
+    >>> import tinygrad_mlp as tg
+    >>> from tinygrad_mlp import nn
+    >>> drop = nn.Dropout(0.5)
+    >>> tg.manual_seed(0)
+    >>> sorted(set(drop(tg.ones(8)).tolist()))
+    [0.0, 2.0]
+    >>> drop.eval()(tg.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+    """
+
+    p = checks.Setting(checks.probability)
+    generator = checks.Setting(checks.generator)
+
+    def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None) -> None:
+        super().__init__()
+        self.p, self.generator = p, generator
+
+    def forward(self, x: Any) -> Tensor:
+        return F.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+    def _config(self) -> dict[str, Any]:
+        # The generator is not saved: a rebuilt Dropout draws from the default one.
+        return {"p": self.p}
 
 
 @describable

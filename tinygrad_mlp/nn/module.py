@@ -575,7 +575,10 @@ class Module:
           (2): Linear(in_features=3, out_features=1, bias=True)
         )
         """
-        contents = serialize.read_state(path)
+        cls = self_or_cls if isinstance(self_or_cls, type) else type(self_or_cls)
+        if not isinstance(strict, bool):
+            raise TypeError(f"{cls.__name__}.load: strict must be True or False, got {strict!r}")
+        contents = serialize.read_state(path, f"{cls.__name__}.load")
         if isinstance(self_or_cls, Module):
             model = self_or_cls
         else:

@@ -70,6 +70,24 @@ class StateFile(NamedTuple):
     architecture: Any
 
 
+def file_path(path: Any, caller: str) -> str:
+    """``path`` as a string, when it is one or an ``os.PathLike`` (a ``pathlib.Path``).
+
+    >>> import pathlib
+    >>> file_path(pathlib.Path("m.npz"), "save")
+    'm.npz'
+    """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"{caller}: path must be a str or an os.PathLike (such as pathlib.Path), got "
+            f"{type(path).__name__}"
+        )
+    found = os.fspath(path)
+    if not found:
+        raise ValueError(f"{caller}: path is empty")
+    return found
+
+
 def npz_path(path: str | os.PathLike) -> str:
     """``path`` with ``.npz`` added when missing, as ``np.savez`` does.
 
@@ -139,7 +157,7 @@ class StagedFile:
 def _target(path: str | os.PathLike, caller: str) -> str:
     """The file to write for ``path``: refused if it is a directory; the real file behind a
     symbolic link, so that the link survives."""
-    target = os.fspath(path)
+    target = file_path(path, caller)
     if os.path.isdir(target) or target.endswith(("/", os.sep)):
         raise IsADirectoryError(
             f"{caller}: '{target}' is a directory; give a file name inside it, such as "
@@ -278,8 +296,8 @@ def save(obj: Any, path: str | os.PathLike) -> str:
     >>> save({"w": [1.0, 2.0]}, os.path.join(tempfile.mkdtemp(), "weights")).endswith(".npz")
     True
     """
+    given = file_path(path, "save")
     arrays = state_arrays(obj)
-    given = os.fspath(path)
     if os.path.isdir(given) or given.endswith(("/", os.sep)):
         _target(given, "save")  # refuses a directory (not "dir.npz" beside it)
     return _commit(_stage(npz_path(given), arrays, "save"))
@@ -295,8 +313,8 @@ def _invalid(path: str, reason: str, what: str) -> NoReturn:
     ) from None
 
 
-def _existing(path: str | os.PathLike, what: str) -> str:
-    given = os.fspath(path)
+def _existing(path: str | os.PathLike, what: str, caller: str) -> str:
+    given = file_path(path, caller)
     if not os.path.exists(given) and os.path.exists(given + ".npz"):
         given += ".npz"
     if not os.path.isfile(given):
@@ -371,7 +389,7 @@ def read_npz(path: str | os.PathLike, what: str = "state file") -> dict[str, np.
     >>> read_npz(path)["x"].tolist()
     [1, 2]
     """
-    given = _existing(path, what)
+    given = _existing(path, what, "read_npz")
     with open(given, "rb") as file:
         magic = file.read(6)
         # Checked first: on anything that is not a zip archive NumPy would try pickle and
@@ -420,10 +438,11 @@ def _architecture(text: np.ndarray, path: str) -> Any:
         corrupt(f"not valid JSON ({error})")
 
 
-def read_state(path: str | os.PathLike) -> StateFile:
+def read_state(path: str | os.PathLike, caller: str = "load") -> StateFile:
     """Read a state file: its path as found, its weights and its architecture (or None).
 
-    Errors are those of ``read_npz``; a corrupt architecture entry is a ``ValueError`` too.
+    Errors are those of ``read_npz``; a corrupt architecture entry is a ``ValueError`` too;
+    a path that is no path is a ``TypeError`` naming ``caller``.
 
     >>> import os, tempfile
     >>> from tinygrad_mlp import nn
@@ -431,7 +450,7 @@ def read_state(path: str | os.PathLike) -> StateFile:
     >>> contents.arrays, contents.architecture
     ({}, {'class': 'ReLU', 'config': {}})
     """
-    given = _existing(path, "state file")
+    given = _existing(path, "state file", caller)
     arrays = read_npz(given)
     text = arrays.pop(ARCHITECTURE_KEY, None)
     found = None if text is None else _architecture(text, given)

@@ -17,12 +17,16 @@ same starting point by the new function, and parameters, gradients, optimizer st
 must come out bit for bit as the eager step left them; otherwise that signature stays eager
 (``step.reason`` says where they differed). Later calls with the same signature check a few
 identities (the same modules, parameters, arrays, optimizer settings) and run the function:
-results are bit-identical to the eager step's. A non-finite gradient is handed to the
-optimizer's own ``step``, which refuses it as it does in an eager step.
+results are bit-identical to the eager step's. The update is all or nothing, as the
+optimizer's own: every new value is computed into the replay's buffers and checked before
+any is written, and a NaN, inf or overflowing step is handed to the optimizer's ``step()``,
+which refuses it (naming the parameter, changing nothing) as it does in an eager loop;
+Ctrl-C is held back while the replay writes, with the optimizer's own deferral.
 
 After a replayed step the trainable parameters were updated in place (the same arrays) and
 each ``.grad`` is a Tensor holding the step's gradient, as eager leaves it, but its array is
-reused by the next replay: copy it to keep it. The optimizer's ``param_groups`` are read at
+reused by the next replay: copy it to keep it (the optimizer's state buffers too: two
+replays later their memory holds new values). The optimizer's ``param_groups`` are read at
 every step (a new ``lr`` is used at once) and its ``state`` is its own, so eager steps and
 replays can be mixed freely.
 

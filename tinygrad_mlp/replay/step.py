@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.autograd import is_anomaly_enabled, is_grad_enabled
+from ..engine.modes import mode
 from ..engine.tensor import Tensor
 from ..nn.module import Module
 from ..optim import Optimizer
@@ -153,7 +153,8 @@ class CompiledStep:
             plans = self._plans
             plan = plans.get(key)
             if plan is not None and plan.replay is not None:
-                if is_grad_enabled() and not is_anomaly_enabled():
+                settings = mode  # this thread's grad and anomaly modes
+                if settings.grad_enabled and not settings.anomaly:
                     loss = plan.replay(xa, ya)
                     if loss is not None and loss is not False:
                         self.counts["replay"] += 1
@@ -168,9 +169,9 @@ class CompiledStep:
     def _slow(self, x: Any, y: Any, xa: Any, ya: Any, x_tensor: bool, key: tuple | None) -> Tensor:
         _check_batch("x", x)
         _check_batch("y", y)
-        if not is_grad_enabled():
+        if not mode.grad_enabled:
             return self._eager(x, y, "grad mode is off (no_grad): nothing to replay")
-        if is_anomaly_enabled():
+        if mode.anomaly:
             return self._eager(x, y, "detect_anomaly is on: the eager step checks every value")
         try:
             analysis = analyse(self.model, self.loss_fn, self.optimizer)

@@ -24,13 +24,14 @@ is one call on a span of the gradient arena (``GF``, ``TF``, ``UF``: see ``arena
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..engine.tensor import Tensor
-from ..optim import SGD, Adam, AdamW, Optimizer
+from ..optim import INTERRUPTS, SGD, Adam, AdamW, Optimizer
 from .arena import Gradients
 from .workspace import Workspace
 
@@ -244,10 +245,31 @@ def write_updates(ws: Workspace, optimizer: Optimizer, gradients: Gradients,
         form.compute(ws, site, pattern)
     ws.emit(f"if not isfinite({form.check(ws, gradients)}):  # a NaN or inf somewhere")
     ws.emit(f"    {on_failure}")
+    hold = _hold_interrupts(ws)
     for site, pattern in sites:
         form.commit(ws, site, pattern)
     if keys:
         ws.emit(f"{phase}[0] = 1 - ph")
+    _let_go(ws, hold)
+
+
+def _hold_interrupts(ws: Workspace) -> str:
+    """Ctrl-C held back while the commit writes, as ``optim``'s own step holds it (its
+    ``INTERRUPTS``: in the main thread, where Python delivers signals), so that an
+    interrupted step is either not taken or whole."""
+    hold = ws.name("HOLD", INTERRUPTS)
+    ident, main = ws.name("IDENT", threading.get_ident), ws.name("MAIN", INTERRUPTS.main)
+    ws.emit(f"held = {ident}() == {main}  # Ctrl-C waits until the step is whole")
+    ws.emit("if held:")
+    ws.emit(f"    if not {hold}.tried: {hold}.install()")
+    ws.emit(f"    {hold}.committing = True")
+    return hold
+
+
+def _let_go(ws: Workspace, hold: str) -> None:
+    ws.emit("if held:")
+    ws.emit(f"    {hold}.committing = False")
+    ws.emit(f"    if {hold}.caught is not None: {hold}.release()")
 
 
 def _site(ws: Workspace, gradients: Gradients, trainable: list[Tensor], group: dict,

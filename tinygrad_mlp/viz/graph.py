@@ -15,13 +15,16 @@ pictures (``draw``) and the stepper (``stepper``) start here.
 
 from __future__ import annotations
 
+import re
+import sys
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..engine.autograd import Function
+from ..engine.autograd import Function, inputs_of, topological_order
+from ..engine.frames import PACKAGE
 from ..engine.numerics import non_finite
 from ..engine.tensor import Tensor
 
@@ -35,12 +38,14 @@ class Node:
     """
 
     __slots__ = (
-        "obj", "index", "parents", "consumers", "value", "grad", "out_name", "tensor",
-        "retained", "ident", "kind", "name", "cluster", "bad_value", "bad_grad", "norm", "root",
+        "obj", "is_op", "index", "parents", "consumers", "value", "grad", "out_name", "tensor",
+        "retained", "line", "ident", "kind", "name", "cluster", "bad_value", "bad_grad",
+        "norm", "root",
     )
 
     def __init__(self, obj: Any, index: int) -> None:
         self.obj = obj
+        self.is_op = isinstance(obj, Function)  # an operation, not a leaf Tensor
         self.index = index
         self.parents: list[Node] = []
         self.consumers: list[Node] = []
@@ -49,6 +54,7 @@ class Node:
         self.out_name: str | None = None
         self.tensor: Tensor | None = None
         self.retained = False  # the gradient shown is a retained .grad of a non-leaf
+        self.line: str | None = None  # the user's line that made it (under detect_anomaly)
         self.ident = ""
         self.kind = "op"
         self.name: str | None = None
@@ -57,11 +63,6 @@ class Node:
         self.bad_grad: str | None = None
         self.norm: float | None = None
         self.root = False
-
-    @property
-    def is_op(self) -> bool:
-        """An operation (a Function), not a leaf Tensor."""
-        return isinstance(self.obj, Function)
 
     @property
     def freed(self) -> bool:
@@ -76,40 +77,28 @@ def graph_object(item: Any) -> Any:
     return item
 
 
-def inputs_of(obj: Any) -> Sequence[Any]:
-    """The inputs of a box: a Function's ``parents`` (Tensors, or after a backward that freed
-    the graph, leaf Tensors and Functions); a leaf has none."""
-    # ``parents`` is unset on a Function that was never recorded (an anomaly raised before)
-    return getattr(obj, "parents", ()) if isinstance(obj, Function) else ()
-
-
 def walk(roots: Sequence[Any]) -> list[Any]:
-    """Every box reachable from ``roots``, each after all of its inputs (inputs first).
-
-    Works on a live graph and on one freed by backward, with an explicit stack so depth does
-    not matter. (The engine's own walk sorts live Tensors for backward; this one also walks
-    a freed graph, which only pictures do.)
-    """
-    order: list[Any] = []
-    seen: set[int] = set()
-    for root in roots:
-        start = graph_object(root)
-        if id(start) in seen:
+    """Every box reachable from ``roots``: the operations (Functions) in the order the engine
+    made them (the order their values were computed), each leaf Tensor just before the first
+    operation that used it. The engine's own walk (``topological_order``) finds them, on a
+    live graph and on one freed by backward alike."""
+    # a node that was never recorded (an anomaly raised before) has no inputs and no place
+    unrecorded = [r for r in roots if isinstance(r, Function) and not hasattr(r, "parents")]
+    alone = {id(r) for r in unrecorded}
+    entries = topological_order([r for r in roots if id(r) not in alone], leaves=True)
+    leaves = [e for e in entries if e.grad_fn is None]
+    order: list[Any] = [r for r in roots if isinstance(r, Tensor) and r.grad_fn is None]
+    placed = {id(obj) for obj in order}
+    for entry in entries:
+        if entry.grad_fn is None:
             continue
-        seen.add(id(start))
-        stack = [(start, iter(inputs_of(start)))]
-        while stack:
-            obj, inputs = stack[-1]
-            for item in inputs:
-                parent = graph_object(item)
-                if id(parent) not in seen:
-                    seen.add(id(parent))
-                    stack.append((parent, iter(inputs_of(parent))))
-                    break
-            else:
-                stack.pop()
-                order.append(obj)
-    return order
+        node = entry.grad_fn
+        for item in inputs_of(node):
+            if item.grad_fn is None and id(item) not in placed:
+                placed.add(id(item))
+                order.append(item)
+        order.append(node)
+    return order + [leaf for leaf in leaves if id(leaf) not in placed] + unrecorded
 
 
 def collect(roots: Sequence[Any]) -> list[Node]:
@@ -128,9 +117,11 @@ def collect(roots: Sequence[Any]) -> list[Node]:
         objects.append(obj)
     nodes = [Node(obj, i) for i, obj in enumerate(objects)]
     by_id = {id(node.obj): node for node in nodes}
+    modules = _modules_by_file()
     for i, node in enumerate(nodes):
         if node.is_op:
             _link(node, by_id)
+            node.line = users_line(getattr(node.obj, "where", None), modules)
             if getattr(node.obj, "classes", None) is not None:
                 target = nodes[i - 1]
                 node.parents.append(target)
@@ -171,6 +162,38 @@ def _hold_output(node: Node, tensor: Tensor) -> None:
     if tensor.grad is not None and tensor.grad_fn is not None:
         node.grad = np.asarray(tensor.grad._data)
         node.retained = True
+
+
+def _modules_by_file() -> dict[str, Any]:
+    return {getattr(m, "__file__", None): m for m in list(sys.modules.values())
+            if getattr(m, "__file__", None)}
+
+
+def users_line(where: str | None, modules: dict[str, Any] | None = None) -> str | None:
+    """``where`` (the engine's ``file:line in function: code``) if it is the user's own line,
+    else None: a line of this package (when the whole stack is the package's own, the engine
+    names its innermost line outside the engine), or of the script that only starts this
+    package's command line (the ``tinygrad-mlp`` console script). Decided by module name:
+    the module whose file it is, and for that script, the module of the ``main`` it runs.
+
+    >>> users_line("/home/me/train.py:12 in main: loss.backward()")
+    '/home/me/train.py:12 in main: loss.backward()'
+    >>> users_line(f"{__file__}:1 in walk: ...") is None  # this module's own line
+    True
+    """
+    if not where:
+        return None
+    match = re.match(r"(.*?):\d+(?: in |$)", where)
+    modules = _modules_by_file() if modules is None else modules
+    module = modules.get(match.group(1)) if match else None
+    if module is None:  # a notebook cell, a script not imported as a module: the user's
+        return where
+    name = getattr(getattr(module, "__spec__", None), "name", None) or module.__name__
+    launched = getattr(getattr(module, "main", None), "__module__", "") or ""
+    if name.partition(".")[0] == PACKAGE or (
+            name == "__main__" and launched.partition(".")[0] == PACKAGE):
+        return None
+    return where
 
 
 def norm(array: np.ndarray) -> float:

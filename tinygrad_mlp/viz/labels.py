@@ -176,6 +176,8 @@ def node_label(node: Node, show_values: bool, threshold: float | None, mark: str
             )
     if node.norm is not None and not grad_shown and not node.bad_grad:
         rows.append(row(f"grad norm {esc(number(node.norm))}", color=GRAD_INK))
+    if node.retained:
+        rows.append(row("grad kept by retain_grad()", size=8, color=GRAD_INK))
     if node.bad_value:
         rows.append(row(f"value has {node.bad_value}", color=BAD_INK, bold=True))
     if node.bad_grad:
@@ -188,9 +190,8 @@ def node_label(node: Node, show_values: bool, threshold: float | None, mark: str
     if message:
         for line in wrap(message, 48):
             rows.append(row(esc(line), size=9, color=BAD_INK))
-    where = getattr(obj, "where", None) if node.is_op else None
-    if where:
-        rows.append(row(esc(where_short(where)), size=8))
+    if node.line:
+        rows.append(row(esc(where_short(node.line)), size=8))
     return table(rows)
 
 
@@ -216,9 +217,12 @@ def tooltip(node: Node) -> str:
         parts = [f"{obj.name}: {shape_text(obj)}"]
         if node.out_name:
             parts[0] += f" (output named {node.out_name!r})"
-        where = getattr(obj, "where", None)
-        parts.append(f"created at {where}" if where else
-                     "creation line: unknown (build the graph under tg.detect_anomaly())")
+        if node.line:
+            parts.append(f"created at {node.line}")
+        elif getattr(obj, "where", None):
+            parts.append("created inside tinygrad_mlp, not by a line of your code")
+        else:
+            parts.append("creation line: unknown (build the graph under tg.detect_anomaly())")
         module = getattr(obj, "module", None)
         if module is not None:
             parts.append(f"output of {type(module).__name__}")
@@ -228,7 +232,8 @@ def tooltip(node: Node) -> str:
         parts = [f"{node.name + ': ' if node.name else ''}{described}, "
                  f"{shape_text(obj)}"]
     if node.norm is not None:
-        parts.append(f"gradient norm = {node.norm!r}")
+        parts.append(f"gradient norm = {node.norm!r}"
+                     + (" (its .grad, kept by retain_grad())" if node.retained else ""))
     if node.bad_value:
         parts.append(f"value holds {node.bad_value}")
     if node.bad_grad:

@@ -20,27 +20,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..engine.frames import is_user_frame, user_frame
 from ..engine.tensor import Tensor
+from ..nn.module import Module
 from .graph import Node
 from .labels import ROLES
 
 
 class Names:
-    """Parameter names and module names from ``params=`` (a Module or a dict name -> Tensor)."""
+    """Parameter names and module names from ``params=`` (a Module or a dict name -> Tensor),
+    and names of leaves held by the caller's variables (``of_variable``)."""
 
     def __init__(self, params: Any) -> None:
         self.of_tensor: dict[int, str] = {}
         self.module_of_name: dict[str, Any] = {}
         self.name_of_module: dict[int, str] = {}
+        self.of_variable: dict[int, str] = {}
         if params is None:
             return
         if hasattr(params, "named_parameters"):
-            for name, tensor in params.named_parameters():
-                self.of_tensor.setdefault(id(tensor), name)
-            if hasattr(params, "named_modules"):
-                for name, module in params.named_modules():
-                    self.module_of_name.setdefault(name, module)
-                    self.name_of_module.setdefault(id(module), name)
+            self.add_module(params, "")
         elif isinstance(params, Mapping):
             for name, tensor in params.items():
                 if not isinstance(tensor, Tensor):
@@ -54,6 +53,62 @@ class Names:
                 "draw_graph: params must be a Module (with named_parameters()) or a dict "
                 f"name -> Tensor, got {type(params).__name__}"
             )
+
+
+    def add_module(self, module: Any, prefix: str) -> None:
+        """Name ``module``'s parameters and submodules, under ``prefix`` (``""``: none)."""
+        dotted = f"{prefix}." if prefix else ""
+        for name, tensor in module.named_parameters():
+            self.of_tensor.setdefault(id(tensor), dotted + name)
+        if hasattr(module, "named_modules"):
+            for name, sub in module.named_modules():
+                full = f"{dotted}{name}" if name else prefix
+                self.module_of_name.setdefault(full, sub)
+                self.name_of_module.setdefault(id(sub), full)
+
+
+def from_caller(nodes: list[Node], params: Any = None) -> Names:
+    """Names for a picture, from ``params`` and the variables of the code that asked for it
+    (the user's frame, found by module name): a leaf that a variable holds is called by that
+    variable's name (``x``); without ``params``, the outermost modules it holds that own
+    parameters of the graph name them as they call them (``0.weight``; with two such
+    modules, each under its variable: ``encoder.0.weight``). Names that start with ``_`` are
+    skipped (a notebook's ``_``, ``_1``...). Nothing is found when the whole stack is the
+    package's own.
+    """
+    names = Names(params)
+    frame = user_frame()
+    if frame is None or not is_user_frame(frame):
+        return names
+    leaves = {id(n.obj) for n in nodes if not n.is_op}
+    modules: dict[str, Module] = {}
+    for scope in (frame.f_locals, frame.f_globals):
+        for variable, value in list(scope.items()):
+            if variable.startswith("_"):
+                continue
+            if isinstance(value, Tensor) and id(value) in leaves:
+                names.of_variable.setdefault(id(value), variable)
+            elif (params is None and isinstance(value, Module)
+                  and id(value) not in map(id, modules.values())):
+                if any(id(p) in leaves for p in _parameters_of(value)):
+                    modules[variable] = value
+    inner = {id(sub) for module in modules.values() for _, sub in _named_modules(module)
+             if sub is not module}
+    outer = {v: m for v, m in modules.items() if id(m) not in inner}
+    for variable, module in outer.items():
+        names.add_module(module, variable if len(outer) > 1 else "")
+    return names
+
+
+def _parameters_of(module: Module) -> list[Any]:
+    return [tensor for _, tensor in _named_parameters(module)]
+
+
+def _named_modules(module: Module) -> list[tuple[str, Any]]:
+    try:
+        return list(module.named_modules())
+    except Exception:  # a half-built module must not break a picture
+        return []
 
 
 def describe(module: Any) -> str:
@@ -187,6 +242,7 @@ def assign_names_and_clusters(nodes: list[Node], names: Names, use_clusters: boo
         elif local is not None:
             node.cluster, local_name = local
             node.name = node.name or local_name
+        node.name = node.name or names.of_variable.get(id(leaf))
         if leaf.requires_grad:
             known = full is not None or local is not None
             node.kind = "param" if known or not names.of_tensor else "grad_input"

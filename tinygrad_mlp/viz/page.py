@@ -281,6 +281,7 @@ function update() {
   $("prev").disabled = $("first").disabled = step === 0;
   $("next").disabled = $("last").disabled = step === D.steps.length - 1;
   $("detail").innerHTML = detail(s, cur);
+  paint();
   if (cur) follow(folded ? center(L.frames[folded.key]) : L.nodes[cur.id]);
   document.body.dataset.renderMs = (performance.now() - t0).toFixed(2);
 }
@@ -293,7 +294,7 @@ function label(s, cur) {
   return `step ${step} of ${total} · ${s.phase}${what}`;
 }
 
-function show(d, field) {
+function show(d, field, plain) {
   if (!d) return '<div class="disp missing">—</div>';
   let h = `<div class="disp" data-field="${field}">`;
   if (d.entries) {
@@ -302,28 +303,38 @@ function show(d, field) {
   } else if (d.norm !== undefined) {
     h += `<div class="stats">‖·‖ <span class="num" data-stat="norm">${esc(d.norm)}</span>` +
       ` · min <span class="num" data-stat="min">${esc(d.min)}</span>` +
-      ` · max <span class="num" data-stat="max">${esc(d.max)}</span></div>` + heat(d.heat);
+      ` · max <span class="num" data-stat="max">${esc(d.max)}</span></div>` +
+      (plain ? "" : heat(d.heat));
   }
   if (d.bad) h += `<div class="bad">holds ${esc(d.bad)}</div>`;
   return h + `<div class="shape">${esc(d.shape)}</div></div>`;
 }
 
+const heats = [];
+
 function heat(m) {
   if (!m) return "";
   const size = Math.max(6, Math.floor(180 / Math.max(m.cols, m.rows)));
-  let h = `<svg class="heat" width="${m.cols * size}" height="${m.rows * size}">`;
-  m.cells.forEach((r, i) => r.forEach((v, j) => {
-    let fill, tip = v;
-    if (typeof v === "string") fill = "#111827";
-    else {
-      const t = Math.round(255 - Math.abs(v) * 2.2);
-      fill = v >= 0 ? `rgb(255,${t},${t})` : `rgb(${t},${t},255)`;
-      tip = `${v}% of ${m.scale}`;
-    }
-    h += `<rect x="${j * size}" y="${i * size}" width="${size}" height="${size}" ` +
-      `fill="${fill}"><title>${esc(tip)}</title></rect>`;
-  }));
-  return h + "</svg>";
+  heats.push([m, size]);
+  return `<canvas class="heat" data-heat="${heats.length - 1}" width="${m.cols * size}" ` +
+    `height="${m.rows * size}" title="block means, red positive, blue negative, ` +
+    `darkest at |${esc(m.scale)}|; black: NaN or inf"></canvas>`;
+}
+
+function paint() {
+  document.querySelectorAll("#detail canvas.heat").forEach(c => {
+    const [m, size] = heats[+c.dataset.heat];
+    const g = c.getContext("2d");
+    m.cells.forEach((r, i) => r.forEach((v, j) => {
+      if (typeof v === "string") g.fillStyle = "#111827";
+      else {
+        const t = Math.round(255 - Math.abs(v) * 2.2);
+        g.fillStyle = v >= 0 ? `rgb(255,${t},${t})` : `rgb(${t},${t},255)`;
+      }
+      g.fillRect(j * size, i * size, size, size);
+    }));
+  });
+  heats.length = 0;
 }
 
 function name(id) { const n = byId[id]; return esc(n.title); }
@@ -361,6 +372,9 @@ function backward(n) {
         `</div><div class="part grad">${show(p.grad, "part")}</div>`;
     });
     h += "<h3>sum: the gradient of its output (g)</h3>";
+  } else if (!n.op) {
+    const from = (consumers[n.id] || []).map(name).join(", ");
+    h += `<h3>its gradient, from ${from}</h3>`;
   } else {
     h += "<h3>arriving at its output (g)</h3>";
   }
@@ -393,8 +407,10 @@ function intro() {
 
 function summary() {
   let h = "<h2>done</h2><p>The gradients that backward() leaves in .grad:</p>";
-  D.nodes.filter(n => !n.op && n.grad).forEach(n => {
-    h += `<h3>${esc(n.title)}</h3><div class="grad">${show(n.grad, "grad")}</div>`;
+  const leaves = D.nodes.filter(n => !n.op && n.grad);
+  leaves.forEach(n => {
+    h += `<h3>${esc(n.title)}</h3><div class="grad">${show(n.grad, "grad", leaves.length > 8)}` +
+      "</div>";
   });
   return h;
 }

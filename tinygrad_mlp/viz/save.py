@@ -37,7 +37,8 @@ def save_graph(
     :func:`draw_graph` and ``options``. ``.dot``/``.gv`` write the DOT text, which needs no
     Graphviz program.
 
-    Where Graphviz's ``dot`` program is missing, the DOT text is written next to the picture
+    A directory (``"pics/"``) is refused with ``ValueError``: name the file in it. Where
+    Graphviz's ``dot`` program is missing, the DOT text is written next to the picture
     (``graph.svg`` -> ``graph.dot``) and :class:`DotNotFoundError` is raised, naming that file
     and how to install ``dot``: an error rather than a warning, since the picture asked for
     does not exist.
@@ -54,7 +55,11 @@ def save_graph(
         dot = digraph_or_root
     else:
         dot = draw_graph(digraph_or_root, **options)
+    text = os.fspath(path)
     path = Path(path)
+    if path.is_dir() or text.endswith(("/", os.sep)):
+        raise ValueError(f"save_graph: {text!r} is a directory, not a file to write; give a "
+                         f"file name in it, such as {os.path.join(text, 'graph.svg')!r}")
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if not path.suffix and format is None:
         path = path.with_suffix(".svg")

@@ -18,7 +18,7 @@ from typing import Any
 from ..engine.autograd import Function
 from .graph import Node, collect, find_trouble, graph_object
 from .labels import FIRST_MARK, slug
-from .names import Clusters, Names, assign_names_and_clusters
+from .names import Clusters, assign_names_and_clusters, from_caller
 
 # How the first NaN/inf is marked, by how it was found.
 MARKS = {
@@ -48,11 +48,13 @@ class Scene:
 def make_scene(roots: list[Any], params: Any, cluster_modules: bool,
                culprit: Function | None = None) -> Scene:
     """Collect the graph of ``roots`` (with ``culprit``, the operation ``detect_anomaly``
-    stopped at, added and marked), name its boxes and flag its NaN/inf."""
+    stopped at, added and marked), name its boxes (from ``params`` and the caller's variables:
+    ``names.from_caller``) and flag its NaN/inf."""
     if culprit is not None and all(graph_object(r) is not culprit for r in roots):
         roots = [*roots, culprit]
     nodes = collect(roots)
-    clusters = assign_names_and_clusters(nodes, Names(params), cluster_modules)
+    names = from_caller(nodes, params)
+    clusters = assign_names_and_clusters(nodes, names, cluster_modules)
     first, first_how = find_trouble(nodes)  # also flags every node's NaN/inf and norm
     if culprit is not None:
         first, first_how = next(n for n in nodes if n.obj is culprit), "anomaly"

@@ -25,6 +25,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..engine.tensor import Tensor
 from .graph import walk
 from .layout import dot_layout
@@ -128,16 +130,20 @@ def stepper(root: Tensor, params: Any = None, title: str | None = None, rankdir:
     >>> [step["phase"] for step in s.steps]
     ['start', 'forward', 'forward', 'backward', 'backward', 'backward', 'done']
     """
-    live = _check(root, rankdir, layout)
+    _check(root, rankdir, layout)
+    objects = walk([root])
+    # a graph partly freed by an earlier backward (a loss reused after it) counts as freed
+    live = not any(getattr(obj, "freed", False) for obj in objects if obj is not root)
     if live:
-        leaves = [obj for obj in walk([root]) if isinstance(obj, Tensor) and obj.requires_grad]
+        leaves = [obj for obj in objects if isinstance(obj, Tensor) and obj.requires_grad]
         pass_grads = run_pass(root, leaves)
     scene = make_scene([root], params, True)
-    if live:  # a leaf shows this pass's gradient, not what .grad has added up
+    if live:  # this pass's gradients, not what .grad (of leaves, or retained) has added up
         for node in scene.nodes:
-            if not node.is_op:
-                grad = pass_grads.get(id(node.obj))
-                node.grad = grad
+            if node.is_op:
+                node.grad = None if node.obj.out_grad is None else np.asarray(node.obj.out_grad)
+            else:
+                node.grad = pass_grads.get(id(node.obj))
     data = build(scene, live, title)
     data["rankdir"] = rankdir
     positions = None if layout == "page" else dot_layout(scene, rankdir)
@@ -149,8 +155,8 @@ def stepper(root: Tensor, params: Any = None, title: str | None = None, rankdir:
     return Stepper(data)
 
 
-def _check(root: Any, rankdir: str, layout: str) -> bool:
-    """Refuse what the stepper cannot show; return whether the graph still holds its values."""
+def _check(root: Any, rankdir: str, layout: str) -> None:
+    """Refuse what the stepper cannot show."""
     if not isinstance(root, Tensor):
         raise TypeError(f"stepper: expected a Tensor (the loss), got {type(root).__name__}")
     if root.grad_fn is None:
@@ -165,4 +171,3 @@ def _check(root: Any, rankdir: str, layout: str) -> bool:
                          f"{rankdir!r}")
     if layout not in LAYOUTS:
         raise ValueError(f"stepper: layout must be one of {LAYOUTS}, got {layout!r}")
-    return not root.grad_fn.freed

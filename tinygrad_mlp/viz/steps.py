@@ -179,7 +179,6 @@ def _node_data(node: Node, scene: Scene, sends: dict[int, list[np.ndarray | None
     else:
         rule, formula = None, None
         title = node.name or KIND_TITLE[node.kind]
-    where = getattr(node.obj, "where", None) if node.is_op else None
     mine = sends.get(node.index, [])
     return {
         "id": node.ident, "op": node.is_op, "title": title, "kind": node.kind,
@@ -187,7 +186,7 @@ def _node_data(node: Node, scene: Scene, sends: dict[int, list[np.ndarray | None
         "root": node.root, "first": scene.mark if node is scene.first else None,
         "outName": node.out_name, "retained": node.retained,
         "value": display(node.value), "grad": display(node.grad),
-        "where": where_short(where) if where else None,
+        "where": where_short(node.line) if node.line else None,
         "inputs": [p.ident for p in node.parents],
         "roles": input_names(node) if node.is_op else [],
         "rule": None if rule is None else {"forward": rule.forward, "inputs": list(rule.inputs)},
