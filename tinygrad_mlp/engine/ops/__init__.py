@@ -260,4 +260,4 @@ for _op in (Abs, Log, Log1p, Square, Erf, NanToNum, Sin, Cos, ReLU, LeakyReLU, S
 del _op
 
 # NumPy's functions on Tensors (``np.exp(t)``): a table of these operations, so it comes last.
-from .. import numpy_protocol  # noqa: F401
+from .. import numpy_protocol  # noqa: E402, F401
