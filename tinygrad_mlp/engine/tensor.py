@@ -9,11 +9,12 @@ constructors (``zeros``, ``randn``, ...).
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
-from . import autograd, hooks, methods
+from . import arguments, autograd, hooks, methods
 
 float32 = np.float32
 float64 = np.float64
@@ -33,7 +34,7 @@ def manual_seed(seed: int) -> None:
     True
     """
     global _default_rng
-    _default_rng = np.random.default_rng(seed)
+    _default_rng = np.random.default_rng(arguments.count(seed, "manual_seed", "seed"))
 
 
 def default_rng() -> np.random.Generator:
@@ -61,7 +62,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             "expected numbers, nested lists of numbers or a numeric np.ndarray"
         )
     if dtype is not None:
-        array = array.astype(dtype, copy=False)
+        array = array.astype(arguments.numeric_dtype(dtype, "Tensor"), copy=False)
     return array
 
 
@@ -92,7 +93,7 @@ class Tensor(methods.TensorMethods):
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
-        _check_float(array.dtype, requires_grad)
+        _check_float(array.dtype, arguments.flag(requires_grad, "Tensor", "requires_grad"))
         self._data = array
         self._grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
@@ -123,6 +124,7 @@ class Tensor(methods.TensorMethods):
             array = value._data
         elif isinstance(value, np.ndarray):
             array = value
+            arguments.numeric_dtype(array.dtype, "data")
         else:
             array = _to_array(value, None)
         _check_float(array.dtype, self._requires_grad)
@@ -145,6 +147,11 @@ class Tensor(methods.TensorMethods):
                 raise ValueError(
                     f"assigned grad has shape {value.shape} but the tensor has shape "
                     f"{self.shape}; they must match"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(
+                    f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                    f"{self.dtype}; they must match (as in PyTorch): use .astype({self.dtype})"
                 )
         self._grad = value
 
@@ -409,10 +416,20 @@ class Tensor(methods.TensorMethods):
         inplace.set_item(self, index, value)
 
     def astype(self, dtype: Any) -> Tensor:
-        """A copy with another dtype; differentiable between float dtypes."""
-        if np.dtype(dtype) == self._data.dtype:
+        """A copy with another dtype; differentiable between float dtypes. An integer or bool
+        result ends the graph (it does not require grad, as in PyTorch).
+
+        >>> import tinygrad_mlp as tg
+        >>> x = tg.tensor([1.5, -2.5], requires_grad=True)
+        >>> x.astype("float64").requires_grad, x.astype("int32").requires_grad
+        (True, False)
+        """
+        dtype = arguments.numeric_dtype(dtype, "astype")
+        if dtype == self._data.dtype:
             return self
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        if dtype.kind != "f":
+            return Tensor._make(self._data.astype(dtype), False, None)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         """As float32."""
@@ -452,26 +469,19 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 # -- constructors --------------------------------------------------------------------------------
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    for n in shape:
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"shape entries must be non-negative integers, got {shape}")
-    return tuple(int(n) for n in shape)
-
-
-def _new(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    array = array.astype(np.float32 if dtype is None else dtype, copy=False)
-    _check_float(array.dtype, requires_grad)
+def _new(array: np.ndarray, dtype: Any, requires_grad: bool, name: str) -> Tensor:
+    dtype = np.float32 if dtype is None else arguments.numeric_dtype(dtype, name)
+    array = array.astype(dtype, copy=False)
+    _check_float(array.dtype, arguments.flag(requires_grad, name, "requires_grad"))
     return Tensor._make(array, bool(requires_grad), None)
 
 
-def _generator(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
+def _generator(rng: np.random.Generator | None, seed: int | None, name: str) -> np.random.Generator:
     if rng is not None and seed is not None:
-        raise ValueError("give either rng= or seed=, not both")
+        raise ValueError(f"{name}: give either rng= or seed=, not both")
     if rng is not None:
-        return rng
+        return arguments.generator(rng, name)
+    seed = arguments.seed(seed, name)
     return np.random.default_rng(seed) if seed is not None else _default_rng
 
 
@@ -482,7 +492,7 @@ def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
     >>> tg.zeros(2, 3).shape
     (2, 3)
     """
-    return _new(np.zeros(_shape(shape)), dtype, requires_grad)
+    return _new(np.zeros(arguments.sizes(shape, "zeros")), dtype, requires_grad, "zeros")
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -492,7 +502,7 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> tg.ones(2).tolist()
     [1.0, 1.0]
     """
-    return _new(np.ones(_shape(shape)), dtype, requires_grad)
+    return _new(np.ones(arguments.sizes(shape, "ones")), dtype, requires_grad, "ones")
 
 
 def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -503,10 +513,12 @@ def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = Fals
     >>> tg.full((2,), 7.0).tolist(), tg.full((2,), 7).dtype
     ([7.0, 7.0], dtype('int64'))
     """
-    shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    shape = arguments.sizes(shape, "full")
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: value must be a number (bool, int or float), got {value!r}")
     if dtype is None:
         dtype = _to_array(value, None).dtype
-    return _new(np.full(shape, value), dtype, requires_grad)
+    return _new(np.full(shape, value), dtype, requires_grad, "full")
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -516,7 +528,9 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     >>> tg.eye(2).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    return _new(np.eye(n, m), dtype, requires_grad)
+    n = arguments.count(n, "eye", "n")
+    m = n if m is None else arguments.count(m, "eye", "m")
+    return _new(np.eye(n, m), dtype, requires_grad, "eye")
 
 
 def arange(
@@ -529,10 +543,16 @@ def arange(
     >>> tg.arange(3).tolist()
     [0, 1, 2]
     """
-    array = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step)
+    if stop is None:
+        start, stop = 0, start
+    for argument, number in (("start", start), ("stop", stop), ("step", step)):
+        arguments.real(number, "arange", argument)
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    array = np.arange(start, stop, step)
     if dtype is None:
         dtype = np.int64 if array.dtype.kind in "iu" else np.float32
-    return _new(array, dtype, requires_grad)
+    return _new(array, dtype, requires_grad, "arange")
 
 
 def rand(
@@ -545,7 +565,8 @@ def rand(
     >>> tg.rand(3, seed=0).shape
     (3,)
     """
-    return _new(_generator(rng, seed).random(_shape(shape)), dtype, requires_grad)
+    values = _generator(rng, seed, "rand").random(arguments.sizes(shape, "rand"))
+    return _new(values, dtype, requires_grad, "rand")
 
 
 def randn(
@@ -558,7 +579,8 @@ def randn(
     >>> tg.randn(2, 2, seed=0).dtype
     dtype('float32')
     """
-    return _new(_generator(rng, seed).standard_normal(_shape(shape)), dtype, requires_grad)
+    values = _generator(rng, seed, "randn").standard_normal(arguments.sizes(shape, "randn"))
+    return _new(values, dtype, requires_grad, "randn")
 
 
 def uniform(
@@ -571,10 +593,11 @@ def uniform(
     >>> bool((tg.uniform(100, low=-1, high=1, seed=0).abs() <= 1).all())
     True
     """
+    low, high = arguments.real(low, "uniform", "low"), arguments.real(high, "uniform", "high")
     if not low <= high:
         raise ValueError(f"uniform: low={low} must not exceed high={high}")
-    values = _generator(rng, seed).uniform(low, high, _shape(shape))
-    return _new(values, dtype, requires_grad)
+    values = _generator(rng, seed, "uniform").uniform(low, high, arguments.sizes(shape, "uniform"))
+    return _new(values, dtype, requires_grad, "uniform")
 
 
 for _name in ("zeros", "ones", "full", "eye", "arange", "rand", "randn", "uniform"):
