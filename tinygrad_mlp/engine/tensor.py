@@ -2,8 +2,9 @@
 
 A Tensor holds its value in ``.data`` (an ``np.ndarray``). When it requires grad, every
 operation on it records a node (``grad_fn``) so that ``backward()`` can compute gradients.
-The operations themselves live in ``ops.py``; this module holds the class, its conversions
-and the constructors (``zeros``, ``randn``, ...).
+The operations themselves live in ``ops``, and the methods that reach them in ``methods``
+(the class inherits them); this module holds the class, its conversions and the
+constructors (``zeros``, ``randn``, ...).
 """
 
 from __future__ import annotations
