@@ -130,13 +130,33 @@ def test_several_networks_need_name(folder, capsys):
     path = copy(folder, "nielsen_network", as_name="two")
     with open(path, "a") as handle:
         handle.write("\nnet = Network([3, 4, 2])\n")
-    status, _, err = run_cli(["check", str(path)], capsys)
-    assert status == 2 and "--name" in err and "net (" in err and "Network([4, 5, 3])" in err
-    status, out, _ = run_cli(["check", str(path), "--name", "net"], capsys)
+    status, out, _ = run_cli(["check", str(path)], capsys)  # the one the file built itself
     assert status == 0 and ": net, in Nielsen's network.py" in out
+    assert "also holds Network([4, 5, 3]): --name picks one" in out.splitlines()[0]
     assert run_cli(["check", str(path), "--name", "Network"], capsys)[0] == 0
+    with open(path, "a") as handle:
+        handle.write("other = Network([2, 2, 2])\n")
+    status, _, err = run_cli(["check", str(path)], capsys)
+    assert status == 2 and "--name" in err and "net (" in err and "other (" in err
+    status, out, _ = run_cli(["check", str(path), "--name", "other"], capsys)
+    assert status == 0 and ": other, in" in out
     status, _, err = run_cli(["check", str(path), "--name", "nope"], capsys)
     assert status == 2 and "--name nope: no such network" in err
+
+
+def test_an_error_in_the_users_code_is_one_line_naming_it(folder, capsys):
+    path = copy(folder, "nielsen_network", as_name="raising")
+    source = path.read_text().replace("    def feedforward(self, a):\n",
+                                      "    def feedforward(self, a):\n"
+                                      "        raise ValueError('not written yet')\n")
+    path.write_text(source)
+    line = source.splitlines().index("        raise ValueError('not written yet')") + 1
+    for command in ("check", "diagnose"):
+        status, out, err = run_cli([command, str(path), "--epochs" if command == "diagnose"
+                                    else "--seed", "3"], capsys)
+        assert status == 1, (out, err)
+        assert len(err.splitlines()) == 1
+        assert f"your code raised ValueError: not written yet (at raising.py:{line}" in err
 
 
 @pytest.mark.parametrize("name", ["ng_planar", "ng_deep", "nielsen_network", "nielsen_network2"])

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except UsageError as error:
         print(f"{where}: error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     except ImportError as error:  # an optional extra (scikit-learn) this command needs
         print(f"{where}: error: {one_line(error)}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """What every command shares: the one-line errors, the argument types, the output checks.
 
 - ``UsageError``: a bad argument found after parsing; ``main`` prints it on one line and
-  exits with status 2. ``one_line`` puts any message on one line.
+  exits with status 2 (``RunFailed``, the user's own code raised: status 1). ``one_line`` puts
+  any message on one line.
 - ``Parser``: an ``ArgumentParser`` whose own errors are one line too.
 - argument types (each raises ``ArgumentTypeError``, which argparse reports on one line):
   ``positive_int``, ``positive_float``, ``non_negative_float``, ``fraction``, ``seed``,
@@ -28,10 +29,10 @@ from typing import Any, NoReturn
 from .. import data
 
 __all__ = [
-    "PICTURE_SUFFIXES", "Parser", "UsageError", "check_fits_in_memory", "check_output_dir",
-    "check_output_file", "dataset_name", "fraction", "make_parent", "non_negative_float",
-    "one_line", "picture_path", "positive_float", "positive_int", "samples", "seed", "sizes",
-    "train_dataset_name",
+    "PICTURE_SUFFIXES", "Parser", "RunFailed", "UsageError", "check_fits_in_memory",
+    "check_output_dir", "check_output_file", "dataset_name", "fraction", "make_parent",
+    "non_negative_float", "one_line", "picture_path", "positive_float", "positive_int",
+    "samples", "seed", "sizes", "train_dataset_name",
 ]
 
 PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".html")
@@ -40,9 +41,21 @@ PICTURE_SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv", ".html")
 class UsageError(Exception):
     """A bad argument found after parsing (a file, a combination): one line, exit status 2.
 
-    >>> str(UsageError("--csv needs --target"))
-    '--csv needs --target'
+    >>> str(UsageError("--csv needs --target")), UsageError.status
+    ('--csv needs --target', 2)
     """
+
+    status = 2
+
+
+class RunFailed(UsageError):
+    """A run that could not finish (the user's own code raised): one line, exit status 1.
+
+    >>> RunFailed.status
+    1
+    """
+
+    status = 1
 
 
 def one_line(error: BaseException | str) -> str:

@@ -1,8 +1,8 @@
 """The commands that hold a hand-written network's backprop up to the truth.
 
 - ``run_check(args)``: ``check FILE``: the network in your file (see :mod:`.userfile`) checked
-  by the backprop checker; exit 0 when every gradient is right, 1 when one is wrong, 2 when
-  nothing usable was found.
+  by the backprop checker; exit 0 when every gradient is right, 1 when one is wrong (or your
+  code raised), 2 when nothing usable was found.
 - ``run_compare(args)``: the posted network of the question (or the fixed one) checked on
   the diabetes data, with ``--out`` a side-by-side run against autograd; ``--network FILE``
   is ``check FILE``.
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ import numpy as np
 
 from .. import compare, diagnose
 from ..compare.conventions import ConventionError
+from ..compare.usercode import exception_text, user_traceback_frame
 from ..convert import train_side_by_side
 from ..plots import MATPLOTLIB_MISSING, have_matplotlib, write_curves, write_side_by_side
 from ..scenario import setup
-from .arguments import UsageError, check_output_dir
+from .arguments import RunFailed, UsageError, check_output_dir
 from .userfile import open_network, refuse_user_options
 
 __all__ = ["DEMO_NETWORKS", "run_check", "run_compare", "run_diagnose"]
@@ -50,6 +52,20 @@ def _print_written(written: list[Path]) -> None:
         print(f"wrote {path}")
 
 
+def run_users_code(where: str, call: Callable[[], Any]) -> Any:
+    """``call()``, which runs the user's code: an error of theirs that the tool did not turn
+    into its report is one line naming their line (status 1); signatures other than the
+    convention's are a usage error showing the expected ones (status 2)."""
+    try:
+        return call()
+    except ConventionError as error:
+        raise UsageError(f"{where}: {error}") from None
+    except Exception as error:
+        if user_traceback_frame(error.__traceback__) is None:
+            raise  # ours: main reports it as unexpected
+        raise RunFailed(f"{where}: your code raised {exception_text(error)}") from None
+
+
 # -- check ---------------------------------------------------------------------------------------
 
 
@@ -57,7 +73,8 @@ def check_file(args: argparse.Namespace, path: str, out: Path | None) -> int:
     """The backprop check of the network in ``path``: 0 right, 1 wrong."""
     with open_network(args, path) as user:
         print(f"checking {user.describe()}\n")
-        report = compare.check_backprop(user.subject, user.X, user.Y)
+        report = run_users_code(user.path, lambda: compare.check_backprop(
+            user.subject, user.X, user.Y))
     print(report)
     if out is not None:
         _print_written([_write_report(out, "backprop_report.txt", report)])
@@ -124,11 +141,8 @@ def _diagnose_file(args: argparse.Namespace) -> tuple[Any, str, int]:
             raise UsageError(f"{args.file}: {user.found.name} is a free-form loss_fn, which "
                              f"has no training step to watch; check it with: check {args.file}")
         print(f"diagnosing {user.describe()}\n")
-        try:
-            report = diagnose.diagnose(user.subject, user.X, user.Y,
-                                       epochs=args.epochs or 300, learning_rate=args.lr)
-        except ConventionError as error:
-            raise UsageError(f"{args.file}: {error}") from None
+        report = run_users_code(args.file, lambda: diagnose.diagnose(
+            user.subject, user.X, user.Y, epochs=args.epochs or 300, learning_rate=args.lr))
     wrong = report.backprop is not None and not report.backprop.ok
     return report, f"{user.found.name} of {args.file}", 1 if report.blew_up or wrong else 0
 

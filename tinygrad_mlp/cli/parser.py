@@ -177,7 +177,8 @@ def _add_graph(commands: Any) -> None:
 def _add_user_file(parser: argparse.ArgumentParser, default: str) -> None:
     """The options that pick a network in a user's file and the data to run it on."""
     parser.add_argument("--name", metavar="NAME", help="the network to use when the file "
-                        "holds several (as the error lists them: Network, parameters, ...)")
+                        "holds several (as the error lists them: Network, parameters, ...; a "
+                        "network the file builds itself is taken before its class)")
     parser.add_argument("--csv", metavar="PATH", help="real data instead of a random batch: "
                         "a CSV file with a header row (needs --target)")
     parser.add_argument("--target", metavar="COLUMN", help="the CSV column to predict")
@@ -194,8 +195,8 @@ def _add_check(commands: Any) -> None:
         "gradient of its own forward pass and cost, part by part, on a small seeded random "
         f"batch of the right shapes (or --csv). {CONVENTIONS_HELP} Exit status 0 when every "
         "gradient is right, 1 when one is wrong (the report names it, with the line of your "
-        "file that computed it), 2 when nothing usable was found (the error says what it "
-        "looked for and what the file holds instead).",
+        "file that computed it) or your code raised, 2 when nothing usable was found (the "
+        "error says what it looked for and what the file holds instead).",
     )
     check.add_argument("file", metavar="FILE", help="the Python file that holds your network")
     _add_user_file(check, "16")

@@ -153,16 +153,18 @@ def nothing_found(module: ModuleType, path: str) -> UsageError:
 
 
 def pick(found: list[Found], name: str | None, module: ModuleType, path: str) -> Found:
-    """The one network to use: the only one, or the one ``--name`` names (its name, or the
-    name before its sizes: ``Network`` for ``Network([4, 5, 3])``)."""
+    """The one network to use: the one ``--name`` names (its name, or the name before its
+    sizes: ``Network`` for ``Network([4, 5, 3])``); else the only one, or the only one the
+    file built itself (``net = Network([784, 30, 10])`` beside its class)."""
     if not found:
         raise nothing_found(module, path)
     listed = ", ".join(f"{f.name} ({TITLES.get(f.convention, f.convention)})" for f in found)
     if name is None:
-        if len(found) > 1:
-            raise UsageError(f"{path} holds {len(found)} networks: {listed}; pick one with "
-                             "--name NAME")
-        return found[0]
+        built = [f for f in found if not f.resizable]
+        if len(found) == 1 or len(built) == 1:
+            return found[0] if len(found) == 1 else built[0]
+        raise UsageError(f"{path} holds {len(found)} networks: {listed}; pick one with "
+                         "--name NAME")
     chosen = [f for f in found if name in (f.name, f.name.split("(")[0])]
     if not chosen:
         raise UsageError(f"--name {name}: no such network in {path}; it holds {listed}")
@@ -186,11 +188,14 @@ class UserFile:
     Y: Any
     batch: str
     subject: Any = None
+    others: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line: which network, in which convention, on what data."""
         title = TITLES.get(self.network.convention, self.network.convention)
-        return f"{self.path}: {self.found.name}, in {title}, {self.batch}"
+        also = f" (the file also holds {', '.join(self.others)}: --name picks one)" \
+            if self.others else ""
+        return f"{self.path}: {self.found.name}, in {title}, {self.batch}{also}"
 
 
 def _build(found: Found, path: str, inputs: int | None = None,
@@ -280,11 +285,13 @@ def open_network(args: argparse.Namespace, path: str, samples: int = 16) -> Iter
     if (args.csv is None) != (args.target is None):
         raise UsageError("--csv PATH and --target COLUMN go together")
     with imported(path) as module:
-        found = pick(find_networks(vars(module)), args.name, module, path)
+        candidates = find_networks(vars(module))
+        found = pick(candidates, args.name, module, path)
         if args.csv is not None:
             user = _csv_batch(found, path, args.csv, args.target, args.samples)
         else:
             user = _random_batch(found, path, args.samples or samples, args.seed)
         user.subject = vars(module)[found.name] if found.convention == "skeleton" \
             else user.network
+        user.others = tuple(f.name for f in candidates if f is not found)
         yield user
