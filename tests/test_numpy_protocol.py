@@ -526,10 +526,46 @@ def test_out_into_a_plain_array_gives_that_array_with_plain_values():
     assert buffer == 3.0
 
 
-def test_out_into_a_tensor_is_refused_with_a_clear_message():
-    t, u = tg.tensor([1.0, 2.0]), tg.tensor([0.0, 0.0])
-    with pytest.raises(TypeError, match=r"np\.exp\(\.\.\., out=<Tensor>\)"):
-        np.exp(t, out=u)
-    with pytest.raises(TypeError, match=r"np\.sum\(\.\.\., out=<Tensor>\)"):
-        np.sum(t, out=u[0])
-    assert u.tolist() == [0.0, 0.0]
+def test_out_into_a_tensor_changes_it_in_place_and_keeps_the_gradient_right():
+    x = tg.tensor(np.array([0.5, -1.0, 2.0]), requires_grad=True)
+    t = x * 2
+    memory = t.data
+    assert np.exp(t, out=t) is t and t.data is memory  # the same object and the same array
+    np.testing.assert_allclose(t.data, np.exp(x.data * 2))
+    mask = np.array([1.0, 0.0, 1.0])
+    assert np.multiply(t, mask, out=t) is t          # Ng's dropout, written in place
+    t.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(2 * x.data) * mask)
+
+
+def test_out_into_a_tensor_from_arrays_a_reduction_and_a_reduce():
+    u = tg.zeros(2, 3)
+    assert np.add(np.ones(3), 1.0, out=u) is u             # broadcast into out, as NumPy
+    assert u.tolist() == [[2.0] * 3] * 2 and not u.requires_grad
+    v = tg.zeros(3)
+    np.sum(u, axis=0, out=v)
+    assert v.tolist() == [4.0] * 3
+    np.add.reduce(u, axis=1, out=tg.zeros(2))
+
+
+def test_out_into_a_leaf_follows_the_in_place_rules():
+    w = tg.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(RuntimeError):
+        np.subtract(w, 0.1 * w.grad, out=w)               # outside no_grad: refused
+    assert w.tolist() == [1.0, 2.0]
+    with tg.no_grad():
+        np.subtract(w, 0.1 * w.grad, out=w)               # an optimizer's step
+    assert w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.data, [0.8, 1.6])
+
+
+def test_out_into_a_tensor_is_refused_when_it_cannot_hold_the_result():
+    counts = tg.zeros(2, dtype=np.int64)
+    with pytest.raises(RuntimeError, match=r"np\.divide\(\.\.\., out=\): result type float"):
+        np.divide(counts, 2.0, out=counts)
+    with pytest.raises(TypeError, match=r"np\.floor has no gradient rule"):
+        np.floor(tg.ones(2), out=tg.ones(2))
+    with pytest.raises(TypeError, match=r"np\.divmod has no gradient rule"):
+        np.divmod(tg.ones(2), 2.0, out=(tg.ones(2), tg.ones(2)))
+    assert counts.tolist() == [0, 0]

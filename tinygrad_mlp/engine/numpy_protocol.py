@@ -19,7 +19,8 @@ exp. Operands may be any mix of Tensors, arrays and numbers; the dtype rules are
 A NumPy function in neither table raises ``TypeError`` naming it: a NumPy call on a Tensor
 never returns a plain array that silently drops the graph (``np.asarray(t)``, ``np.array(t)``
 and ``t.numpy()`` leave the graph on purpose). A call whose ``out=`` is a plain array computes
-plain values into it, as NumPy would (``p.data += -lr * p.grad``, micrograd's update).
+plain values into it, as NumPy would (``p.data += -lr * p.grad``, micrograd's update); one
+whose ``out=`` is a Tensor changes that Tensor in place, with the rules of ``t += x``.
 
 >>> import numpy as np, tinygrad_mlp as tg
 >>> z = tg.tensor([-1.0, 2.0], requires_grad=True)
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from . import ops
+from . import inplace, ops
 from .tensor import Tensor
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +108,8 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
 def _other_ufunc_call(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     name = _ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
     if kwargs.get("out") is not None:
-        return _into(getattr(ufunc, method), name, inputs, kwargs, kwargs["out"])
+        return _into(getattr(ufunc, method), _ufunc_operation(ufunc, method), name, inputs,
+                     kwargs)
     if method == "__call__" and ufunc in UFUNCS:
         raise TypeError(
             f"{name} on Tensors takes only its operands, not {', '.join(map(repr, kwargs))}"
@@ -118,6 +120,13 @@ def _other_ufunc_call(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict)
         a, b = _tensor(inputs[0]), inputs[1]
         return UFUNCS[ufunc](ops.reshape(a, *a.shape, *(1,) * np.ndim(ops.value(b))), b)
     raise _no_rule(name)
+
+
+def _ufunc_operation(ufunc: np.ufunc, method: str) -> Callable[..., Any] | None:
+    """What ``ufunc.method`` records on Tensors, or None when it has no gradient rule."""
+    if method == "__call__":
+        return UFUNCS.get(ufunc)
+    return REDUCERS.get(ufunc) if method == "reduce" else None
 
 
 def _ufunc_name(ufunc: Any) -> str:
@@ -314,7 +323,7 @@ def array_function(func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
     if implementation is None:
         raise _no_rule(name)
     if kwargs.get("out") is not None:
-        return _into(func, name, args, kwargs, kwargs["out"])
+        return _into(func, lambda *a, **k: _call(implementation, name, a, k), name, args, kwargs)
     kwargs.pop("out", None)
     return _call(implementation, name, args, kwargs)
 
@@ -350,16 +359,34 @@ def _plain(values: Any) -> Any:
     return values
 
 
-def _into(call: Callable[..., Any], name: str, args: tuple, kwargs: dict, out: Any) -> Any:
-    """A call with ``out=``: plain values into a plain array, as NumPy does."""
+def _into(call: Callable[..., Any], operation: Callable[..., Any] | None, name: str,
+          args: tuple, kwargs: dict) -> Any:
+    """A call with ``out=``: plain values into a plain array, as NumPy does; into a Tensor, an
+    in-place change of that Tensor (``t += x``'s rules: refused on a leaf that requires grad
+    outside ``no_grad``, recorded otherwise, the dtype kept)."""
+    out = kwargs["out"]
     outs = out if isinstance(out, tuple) else (out,)
-    if any(isinstance(o, Tensor) for o in outs):
-        raise TypeError(
-            f"{name}(..., out=<Tensor>): writing into a Tensor through NumPy would change it "
-            "in place behind autograd's back; compute the result (y = ...) and assign it, or "
-            "write into the plain array t.data when the graph does not matter"
-        )
-    return call(*_plain(args), **kwargs)
+    if not any(isinstance(o, Tensor) for o in outs):
+        return call(*_plain(args), **kwargs)
+    rest = {k: v for k, v in kwargs.items() if k != "out"}
+    if operation is None:
+        raise _no_rule(name)
+    (target,) = outs  # every operation here has one output
+
+    def compute(previous: Tensor) -> Tensor:  # the target's old value wherever it is an operand
+        result = operation(*_swapped(args, target, previous), **rest)
+        return inplace.Copy.apply(previous, result)
+
+    return inplace.change(target, compute, f"{name}(..., out=)")
+
+
+def _swapped(values: Any, old: Tensor, new: Tensor) -> Any:
+    """``values`` with ``old`` (the very object, also inside lists and tuples) replaced."""
+    if values is old:
+        return new
+    if isinstance(values, (list, tuple)):
+        return type(values)(_swapped(v, old, new) for v in values)
+    return values
 
 
 def _no_rule(name: str) -> TypeError:

@@ -244,20 +244,5 @@ __all__ = [
     "zeros_like",
 ]
 
-# What each rule reads of the values (``Function.reads``; the default is all of them). A value
-# a rule reads that is changed in place after the node was made makes backward raise, as
-# PyTorch's version counter does; a value it does not read may change freely.
-for _op in (Add, Sub, Neg, Sum, Mean, Where, Cast, Clone, Sign, Reshape, Transpose, Expand,
-            GetItem, ScatterAdd, Concatenate, Stack):
-    _op.reads = ()  # shapes and dtypes only (MaxAlong and MinAlong pick as GetItem does)
-for _op in (Exp, Expm1, Sqrt, Tanh, Sigmoid, Softmax, LogSoftmax):
-    _op.reads = ("output",)
-for _op in (Mul, MatMul, Linear):
-    _op.reads = ("others",)  # the product rule: each input only for the other's gradient
-for _op in (Abs, Log, Log1p, Square, Erf, NanToNum, Sin, Cos, ReLU, LeakyReLU, Softplus, Clip,
-            Var, Maximum, Minimum, CrossEntropy, MeanSquaredError, BinaryCrossEntropy):
-    _op.reads = ("inputs",)
-del _op
-
 # NumPy's functions on Tensors (``np.exp(t)``): a table of these operations, so it comes last.
-from .. import numpy_protocol  # noqa: E402, F401
+from .. import numpy_protocol  # noqa: F401
