@@ -14,6 +14,7 @@ from catalogue import load, needs_numpy_protocol
 
 from tinygrad_mlp import manual
 from tinygrad_mlp.compare import check_backprop, check_gradients
+from tinygrad_mlp.compare.check import check_network
 from tinygrad_mlp.compare.conventions import (
     EXPECTED,
     ConventionError,
@@ -201,3 +202,24 @@ def test_the_readme_report_is_what_check_backprop_prints(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "dZ1"
     assert out.split("\n", 1)[1] == printed
+
+
+@pytest.mark.parametrize("name", ["ng_planar", "ng_deep", "nielsen_network", "nielsen_network2",
+                                  "freeform_cs231n", "freeform_layers"])
+def test_every_catalogue_file_is_found_as_the_command_line_will_find_it(name):
+    found = find_networks(vars(load(name)))
+    assert len(found) == 1, found
+    net = found[0].build()
+    if net.convention == "free-form":
+        report = check_network(net)
+    else:
+        report = check_network(net, *net.example_batch(8, seed=3))
+    assert report.ok, str(report)
+
+
+def test_a_found_network_of_any_convention_goes_to_check_backprop_as_it_is():
+    skeleton = NETWORKS["skeleton"]()
+    report = check_backprop(skeleton, *skeleton.example_batch(8))
+    assert report.ok and report.rows[0].location.stage == "forward"  # the stage-by-stage check
+    nielsen = NETWORKS["nielsen"]()
+    assert check_backprop(nielsen, *nielsen.example_batch(8)).ok

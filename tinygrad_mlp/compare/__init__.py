@@ -55,7 +55,7 @@ from .conventions import ConventionError, UserNetwork, recognise
 from .freeform import FreeformNetwork
 from .report import GradientReport
 from .skeleton import check_skeleton
-from .skeleton_network import is_skeleton
+from .skeleton_network import SkeletonNetwork, is_skeleton
 from .skeleton_report import BackpropReport, Finding, Location, Row
 
 __all__ = [
@@ -112,6 +112,8 @@ def check_backprop(
     (False, 'update, layer 0, bias row', True)
     """
     functions = (forward, backward, cost, update)
+    if isinstance(net, SkeletonNetwork):  # as the command line finds it
+        net = net.net
     if is_skeleton(net) and all(f is None for f in functions):
         return check_skeleton(net, X, y, rtol, atol, confirm)
     network = recognise(net, forward=forward, backward=backward, cost=cost, update=update,

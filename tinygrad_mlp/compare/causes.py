@@ -34,7 +34,11 @@ MATCH_RTOL = 1e-7
 @dataclass
 class Guess:
     """A slip that would reproduce your array: a ``cause`` code, its words, and the
-    array it predicts."""
+    array it predicts.
+
+    >>> Guess("sign", "flipped", -np.ones(1), factor=-1.0).factor
+    -1.0
+    """
 
     cause: str
     words: str
@@ -44,7 +48,11 @@ class Guess:
 
 
 def factor_guesses(base: np.ndarray, m: int | None, lr: float | None = None) -> Iterator[Guess]:
-    """The constant factors learners slip in: ``m`` and ``1/m``, -1, 2 and 1/2, ``1/lr``."""
+    """The constant factors learners slip in: ``m`` and ``1/m``, -1, 2 and 1/2, ``1/lr``.
+
+    >>> [g.cause for g in factor_guesses(np.ones(1), None)]
+    ['sign', 'factor_2', 'factor_half']
+    """
     if m is not None and m > 1:
         yield Guess("factor_m", f"{m} = m times the right value: a missing 1/m (a sum over the "
                     "examples where the mean belongs)", base * m, factor=m)
@@ -65,7 +73,11 @@ def factor_guesses(base: np.ndarray, m: int | None, lr: float | None = None) -> 
 
 def axis_guesses(base: np.ndarray, shape: tuple[int, ...]) -> Iterator[Guess]:
     """Sums over another axis than the right one, or without ``keepdims``: guesses built from
-    the summand, for a bias gradient whose shape came out wrong."""
+    the summand, for a bias gradient whose shape came out wrong.
+
+    >>> [g.predicted.shape for g in axis_guesses(np.ones((2, 3)), (1, 3))]
+    [(1, 3)]
+    """
     for axis in range(base.ndim):
         for keep in (True, False):
             summed = base.sum(axis=axis, keepdims=keep)
@@ -81,7 +93,11 @@ def axis_guesses(base: np.ndarray, shape: tuple[int, ...]) -> Iterator[Guess]:
 def matches(user: Any, predicted: Any, rtol: float = MATCH_RTOL,
             mask: np.ndarray | None = None) -> bool:
     """Does a guess reproduce your array (same shape, same values; only where ``mask`` is
-    True, when given: the entries a finite-difference reference has)?"""
+    True, when given: the entries a finite-difference reference has)?
+
+    >>> matches(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-12]))
+    True
+    """
     u, p = as_array(user), as_array(predicted)
     if u is None or p is None or u.shape != p.shape:
         return False
@@ -96,7 +112,11 @@ def matches(user: Any, predicted: Any, rtol: float = MATCH_RTOL,
 
 def explain(user: Any, guesses: Iterable[Guess], rtol: float = MATCH_RTOL,
             mask: np.ndarray | None = None) -> Guess | None:
-    """The first guess that reproduces ``user`` (a guess that raises is no match)."""
+    """The first guess that reproduces ``user`` (a guess that raises is no match).
+
+    >>> explain(np.zeros(2), [Guess("zero", "zeros", np.zeros(2))]).cause
+    'zero'
+    """
     for guess in guesses:
         if guess.predicted is not None and matches(user, guess.predicted, rtol, mask):
             return guess

@@ -40,7 +40,15 @@ SHAPE_HINT = (" A shape error in backprop is almost always a missing or extra tr
 
 
 def reference_of(net: Any, X: Any, Y: Any) -> Reference:
-    """The exact reference when your code runs on Tensors, finite differences otherwise."""
+    """The exact reference when your code runs on Tensors, finite differences otherwise.
+
+    >>> from tinygrad_mlp.compare.freeform import FreeformNetwork
+    >>> net = FreeformNetwork(lambda p: (p["w"] ** 2).sum(), {"w": np.ones(2)},
+    ...                       {"w": np.zeros(2)})
+    >>> ref = reference_of(net, None, None)
+    >>> ref.method, ref.pieces[0]["w"].tolist()
+    ('exact', [2.0, 2.0])
+    """
     try:
         return exact_reference(net.pieces(X, Y))
     except NotDifferentiable as exc:
@@ -50,7 +58,14 @@ def reference_of(net: Any, X: Any, Y: Any) -> Reference:
 def check_network(net: UserNetwork, X: Any = None, Y: Any = None, rtol: float | None = None,
                   confirm: bool = True) -> GradientReport:
     """Check every part of ``net``'s backprop on the batch ``X``, ``Y`` (see the module
-    docstring); ``rtol`` defaults to 1e-6 (1e-5 against finite differences)."""
+    docstring); ``rtol`` defaults to 1e-6 (1e-5 against finite differences).
+
+    >>> from tinygrad_mlp.compare.freeform import FreeformNetwork
+    >>> net = FreeformNetwork(lambda p: float((p["w"] ** 2).sum()), {"w": np.ones(2)},
+    ...                       {"w": np.ones(2)})
+    >>> check_network(net).first_mismatch, sorted(check_network(net).causes)
+    ('w', ['factor_half'])
+    """
     X, Y = net.prepare(X, Y)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -50,7 +50,17 @@ def recognise(obj: Any, X: Any = None, Y: Any = None, *, forward: Callable | Non
               backward: Callable | None = None, cost: Callable | None = None,
               update: Callable | None = None, **more: Any) -> UserNetwork:
     """Your network as a :class:`~.network.UserNetwork` of its convention (see the module
-    docstring). ``learning_rate=`` may be given for Ng's form."""
+    docstring). ``learning_rate=`` may be given for Ng's form.
+
+    >>> import numpy as np
+    >>> class Network:
+    ...     weights, biases = [np.ones((1, 2))], [np.zeros((1, 1))]
+    ...     def feedforward(self, a): return a
+    ...     def backprop(self, x, y): return [], []
+    ...     def cost_derivative(self, output_activations, y): return output_activations - y
+    >>> recognise(Network()).convention
+    'nielsen'
+    """
     if isinstance(obj, UserNetwork):
         return obj
     if isinstance(obj, dict) or any(f is not None for f in (forward, backward, cost)):
@@ -82,7 +92,11 @@ def _not_recognised(obj: Any) -> str:
 @dataclass
 class Found:
     """A network found in a module: its ``name`` there, its ``convention``, and how to
-    build its :class:`~.network.UserNetwork` (``build()``)."""
+    build its :class:`~.network.UserNetwork` (``build()``).
+
+    >>> Found("net", "skeleton", lambda: None).name
+    'net'
+    """
 
     name: str
     convention: str
@@ -110,6 +124,9 @@ def find_networks(namespace: dict[str, Any]) -> list[Found]:
     instance (skeleton, Nielsen), a Nielsen ``Network`` class (built with sizes
     ``[4, 5, 3]``), Ng's functions (with a module-level ``parameters`` dict or an
     ``initialize_parameters``-style function), and ``loss_fn``/``params``/``grads``.
+
+    >>> find_networks({"x": 3})
+    []
     """
     found: list[Found] = []
     for name, value in namespace.items():

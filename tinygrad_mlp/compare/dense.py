@@ -73,7 +73,12 @@ def _apply(spec: ActivationSpec, value: float | None, Z: np.ndarray) -> np.ndarr
 class Layer:
     """One dense layer's values in the column layout (features × examples): ``W`` and ``b``,
     its input ``A_prev``, pre-activation ``Z`` and output ``A``; ``activation`` is found by
-    value (None when it is none the table knows)."""
+    value (None when it is none the table knows).
+
+    >>> Layer(np.eye(1), np.zeros((1, 1)), np.ones((1, 2)), np.ones((1, 2)),
+    ...       np.ones((1, 2))).activation.name
+    'relu'
+    """
 
     W: np.ndarray
     b: np.ndarray
@@ -123,7 +128,11 @@ class Layer:
 class Dense:
     """Your network as dense layers: ``layers`` in order, ``m`` examples, ``Y`` the targets
     (column layout), ``mean`` when the cost is a mean over the examples (Ng) rather than a
-    sum (Nielsen), ``dAL`` the reference gradient at the output (at your delta's scale)."""
+    sum (Nielsen), ``dAL`` the reference gradient at the output (at your delta's scale).
+
+    >>> Dense([], 8, mean=True).scale
+    0.125
+    """
 
     layers: list[Layer]
     m: int

@@ -57,6 +57,9 @@ def fd_slope(f: Callable[[float], float], x: float) -> float:
     F(2h)`` from one-sided slopes ``F``), or central ones with the step scaled to the
     distance from 0 or 1. Those are accepted only when a step four times smaller agrees:
     next to a singularity (``log p`` at a tiny ``p``) a one-sided step is far off.
+
+    >>> round(fd_slope(np.exp, 0.0), 8)
+    1.0
     """
 
     def central(h: float) -> float:

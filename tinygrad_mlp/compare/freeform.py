@@ -56,7 +56,11 @@ def flatten(params: Any) -> list[tuple[str, tuple[Any, ...], Any]]:
 
 
 def rebuild(like: Any, values: dict[tuple[Any, ...], Any]) -> Any:
-    """A structure shaped like ``like`` (dict, list, list of lists) holding ``values``."""
+    """A structure shaped like ``like`` (dict, list, list of lists) holding ``values``.
+
+    >>> rebuild([1, [2]], {(0,): "a", (1, 0): "b"})
+    ['a', ['b']]
+    """
     if isinstance(like, dict):
         return {k: values[(k,)] for k in like}
     return [[values[(i, j)] for j in range(len(item))] if isinstance(item, (list, tuple))
@@ -64,7 +68,11 @@ def rebuild(like: Any, values: dict[tuple[Any, ...], Any]) -> Any:
 
 
 class FreeformNetwork(UserNetwork):
-    """``loss_fn``, ``params`` and ``grads`` as :func:`check_gradients` takes them."""
+    """``loss_fn``, ``params`` and ``grads`` as :func:`check_gradients` takes them.
+
+    >>> FreeformNetwork(lambda p: 0.0, [np.ones(1)], [np.zeros(1)]).names
+    {'params[0]': 'params[0]'}
+    """
 
     convention = "free-form"
     expected = EXPECTED

@@ -32,7 +32,11 @@ from .dense import Dense, Layer, find_layer_activation
 @dataclass
 class GraphLayer:
     """One dense layer found in the graph: the names of its weight and bias, whether the
-    examples are rows, whether the weight is used transposed, and its Tensors."""
+    examples are rows, whether the weight is used transposed, and its Tensors.
+
+    >>> GraphLayer("W", None, rows=True, transposed=False, A_prev=None, Z=None).flips_weight
+    True
+    """
 
     weight: str
     bias: str | None
@@ -63,7 +67,13 @@ def _weight_of(operand: Tensor, leaves: dict[str, Tensor]) -> tuple[str, bool] |
 
 
 def read_layers(loss: Tensor, leaves: dict[str, Tensor]) -> list[GraphLayer] | None:
-    """The chain of dense layers behind ``loss`` (None when the graph is not one)."""
+    """The chain of dense layers behind ``loss`` (None when the graph is not one).
+
+    >>> import tinygrad_mlp as tg
+    >>> W = tg.tensor(np.ones((2, 3)), requires_grad=True)
+    >>> read_layers((W @ tg.tensor(np.ones((3, 4)))).sum(), {"W": W})[0].rows
+    False
+    """
     order = topological_order([loss])
     layers: list[GraphLayer] = []
     for t in order:
@@ -110,7 +120,14 @@ def _activation_after(order: list[Tensor], layer: GraphLayer) -> Tensor:
 
 
 def to_dense(layers: list[GraphLayer], leaves: dict[str, Tensor]) -> Dense:
-    """The layers in the column layout of :mod:`.dense` (deltas as ``dJ/dZ``: a sum)."""
+    """The layers in the column layout of :mod:`.dense` (deltas as ``dJ/dZ``: a sum).
+
+    >>> import tinygrad_mlp as tg
+    >>> W = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    >>> layers = read_layers((tg.tensor(np.ones((4, 3))) @ W).sum(), {"W": W})
+    >>> to_dense(layers, {"W": W}).layers[0].W.shape
+    (2, 3)
+    """
     out = []
     for layer in layers:
         W = leaves[layer.weight].numpy()
@@ -128,7 +145,14 @@ def to_dense(layers: list[GraphLayer], leaves: dict[str, Tensor]) -> Dense:
 def to_yours(layer: GraphLayer, kind: str, shape: tuple[int, ...]
              ) -> Callable[[np.ndarray], np.ndarray]:
     """Turns a column-layout gradient of this layer's weight (``kind`` "dW") or bias ("db")
-    into your layout (``shape``); anything of another size is left as it is."""
+    into your layout (``shape``); anything of another size is left as it is.
+
+    >>> import tinygrad_mlp as tg
+    >>> W = tg.tensor(np.ones((3, 2)), requires_grad=True)
+    >>> layer = read_layers((tg.tensor(np.ones((4, 3))) @ W).sum(), {"W": W})[0]
+    >>> to_yours(layer, "dW", (3, 2))(np.zeros((2, 3))).shape
+    (3, 2)
+    """
     def transform(values: np.ndarray) -> np.ndarray:
         values = np.asarray(values)
         if kind == "dW" and layer.flips_weight and values.ndim == 2 and values.T.shape == shape:

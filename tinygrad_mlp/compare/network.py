@@ -41,13 +41,21 @@ from ..engine.tensor import Tensor
 
 class ConventionError(TypeError):
     """Your network does not fit a convention: the message shows what was looked for (each
-    convention's expected signatures) and what was found."""
+    convention's expected signatures) and what was found.
+
+    >>> issubclass(ConventionError, TypeError)
+    True
+    """
 
 
 class NotDifferentiable(Exception):
     """Your forward pass or cost cannot run on Tensors (``reason`` says why: "cost()
     returned a Python float", a NumPy function without a gradient rule, ...), so the checker
-    falls back to finite differences."""
+    falls back to finite differences.
+
+    >>> NotDifferentiable("cost() returned a Python float").reason
+    'cost() returned a Python float'
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -85,7 +93,11 @@ def describe_signature(function: Any) -> str:
 
 def deep_copy(obj: Any) -> Any:
     """A deep copy, or a shallow one of an object holding something that cannot be copied
-    (a file, a lock)."""
+    (a file, a lock).
+
+    >>> a = [np.ones(1)]; deep_copy(a)[0] is a[0]
+    False
+    """
     try:
         return copy.deepcopy(obj)
     except Exception:
@@ -178,7 +190,11 @@ def _same_items(now: Any, saved: Any) -> bool:
 
 
 class UserNetwork:
-    """Base of the conventions (see the module docstring for what each offers)."""
+    """Base of the conventions (see the module docstring for what each offers).
+
+    >>> UserNetwork().changes
+    []
+    """
 
     convention: ClassVar[str] = ""
     expected: ClassVar[str] = ""
@@ -264,7 +280,12 @@ class UserNetwork:
 
 def tensor_result(value: Any, what: str) -> Tensor:
     """``value`` as the 0-d Tensor a loss must be, or :class:`NotDifferentiable` saying what
-    it was instead (a Python float, a plain array: the graph was dropped on the way)."""
+    it was instead (a Python float, a plain array: the graph was dropped on the way).
+
+    >>> import tinygrad_mlp as tg
+    >>> tensor_result(tg.tensor([[2.0]]), "cost()").shape
+    ()
+    """
     if isinstance(value, Tensor):
         if value.numel() == 1:
             return value.reshape(())

@@ -60,7 +60,11 @@ EXPECTED = """Andrew Ng's deeplearning.ai form:
 
 def layer_count(parameters: Any) -> int:
     """How many layers a ``parameters`` dict holds (``W1``, ``b1``, ... ``WL``, ``bL``);
-    ConventionError when it is not such a dict."""
+    ConventionError when it is not such a dict.
+
+    >>> layer_count({"W1": 0, "b1": 0, "W2": 0, "b2": 0})
+    2
+    """
     if not isinstance(parameters, dict):
         raise ConventionError(f"parameters must be a dict of W1, b1, ..., got "
                               f"{type(parameters).__name__}\n\n{EXPECTED}")
@@ -74,7 +78,11 @@ def layer_count(parameters: Any) -> int:
 
 def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
     """The number of arguments ``function`` needs, if it is one of ``allowed``; otherwise a
-    ConventionError showing the expected signatures and the one found."""
+    ConventionError showing the expected signatures and the one found.
+
+    >>> check_arity(lambda AL, Y: 0.0, "cost", (2, 3))
+    2
+    """
     if not callable(function):
         raise ConventionError(f"{what} must be a function, got {type(function).__name__}"
                               f"\n\n{EXPECTED}")
@@ -87,7 +95,15 @@ def check_arity(function: Any, what: str, allowed: tuple[int, ...]) -> int:
 
 
 class NgNetwork(UserNetwork):
-    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one."""
+    """The 2-layer form (see the module docstring); :class:`NgDeepNetwork` the L-layer one.
+
+    >>> import numpy as np
+    >>> net = NgNetwork({"W1": np.ones((1, 2)), "b1": np.zeros((1, 1))},
+    ...                 lambda X, p: (p["W1"] @ X + p["b1"], {}), lambda p, c, X, Y: {},
+    ...                 lambda AL, Y: 0.0)
+    >>> net.example_batch(3)[0].shape
+    (2, 3)
+    """
 
     convention = "ng"
     expected = EXPECTED
@@ -362,7 +378,11 @@ class NgNetwork(UserNetwork):
 
 
 class NgDeepNetwork(NgNetwork):
-    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``."""
+    """The L-layer form: ``backward(AL, Y, caches)``, ``caches[l] = ((A_prev, W, b), Z)``.
+
+    >>> NgDeepNetwork.convention
+    'ng-deep'
+    """
 
     convention = "ng-deep"
 

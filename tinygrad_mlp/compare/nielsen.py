@@ -43,7 +43,7 @@ from .network import (
 )
 from .reference import Piece, Reference, Surrogate, run_on_tensors
 from .stages import Quantity, raised
-from .tracing import Trace, trace
+from .tracing import Trace, assignment_in, trace
 
 EXPECTED = """Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)
   net.weights             a list, weights[i] of shape (n_out, n_in)
@@ -61,7 +61,11 @@ DEFAULT_ETA = {"nielsen": 3.0, "nielsen2": 0.5}
 
 def is_nielsen(obj: Any) -> bool:
     """Does ``obj`` look like a Nielsen ``Network`` (lists ``weights``/``biases`` and the
-    methods ``backprop`` and ``feedforward``)?"""
+    methods ``backprop`` and ``feedforward``)?
+
+    >>> is_nielsen(object())
+    False
+    """
     return (isinstance(getattr(obj, "weights", None), list)
             and isinstance(getattr(obj, "biases", None), list)
             and callable(getattr(obj, "backprop", None))
@@ -69,7 +73,11 @@ def is_nielsen(obj: Any) -> bool:
 
 
 class NielsenNetwork(UserNetwork):
-    """A Nielsen ``Network`` (see the module docstring)."""
+    """A Nielsen ``Network`` (see the module docstring).
+
+    >>> NielsenNetwork.expected.splitlines()[0]
+    "Michael Nielsen's network.py / network2.py form: check_backprop(net, X, y)"
+    """
 
     expected = EXPECTED
     subject = "net"
@@ -170,7 +178,7 @@ class NielsenNetwork(UserNetwork):
             if not follow:
                 update(batch, eta, *extra)
                 return twin, None
-            recorded = trace(lambda: update(batch, eta, *extra), self.modules())
+            recorded = trace(lambda: update(batch, eta, *extra), self.modules(), nested=False)
         if recorded.error is not None:
             raise recorded.error
         return twin, recorded
@@ -300,13 +308,16 @@ class NielsenNetwork(UserNetwork):
              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         """The step one ``update_mini_batch`` takes, per parameter, divided by ``eta``, and
         the line that made each new value."""
-        twin, recorded = self._update(X, Y, eta, follow=True)
+        update = getattr(self._net, "update_mini_batch", None)
+        lines = {kind: assignment_in(update, f"self.{kind}") for kind in ("weights", "biases")}
+        follow = any(line is None for line in lines.values())
+        twin, recorded = self._update(X, Y, eta, follow=follow)
         steps, origins = {}, {}
         for kind in ("weights", "biases"):
             for i, after in enumerate(getattr(twin, kind)):
                 key = f"{kind}[{i}]"
                 steps[key] = (self._params[key] - float_array(after, key)) / eta
-                origins[key] = _origin(recorded, after)
+                origins[key] = lines[kind] or _origin(recorded, after)
         return steps, origins
 
     def quantities(self, per_example: list[tuple[list[Any], list[Any]]], recorded: Trace | None,
@@ -341,25 +352,37 @@ class NielsenNetwork(UserNetwork):
         return out
 
     def dense(self, X: np.ndarray, Y: np.ndarray, ref: Reference | None) -> Dense | None:
-        """Your forward pass's values as dense layers, from ``feedforward``'s own lines."""
-        outputs = []
-        with self.guard(X, Y), np.errstate(all="ignore"):
-            for x, _ in _columns(X, Y):
-                recorded = trace(lambda x=x: self._twin(self._params).feedforward(x),
-                                 self.modules())
-                values = _layer_outputs(recorded, self.L)
-                if values is None:
-                    return None
-                outputs.append(values)
+        """Your forward pass's values as dense layers, from ``feedforward``'s own lines (on
+        the whole batch as columns when your ``feedforward`` takes that and gives each
+        example's own output, else one example at a time)."""
+        outputs = self._layer_values(X, Y)
+        if outputs is None:
+            return None
         layers = []
         A_prev = X.T
         for i in range(self.L):
             W, b = self._params[f"weights[{i}]"], self._params[f"biases[{i}]"]
-            A = np.concatenate([o[i] for o in outputs], axis=1)
-            layers.append(Layer(W, b, A_prev, W @ A_prev + b, A))
-            A_prev = A
+            layers.append(Layer(W, b, A_prev, W @ A_prev + b, outputs[i]))
+            A_prev = outputs[i]
         dAL = None if ref is None or "output" not in ref.pieces[0] else ref.stacked("output")
         return Dense(layers, X.shape[0], Y.T, mean=False, dAL=dAL, names=_nielsen_names)
+
+    def _layer_values(self, X: np.ndarray, Y: np.ndarray) -> list[np.ndarray] | None:
+        twin = self._twin(self._params)
+        with self.guard(X, Y), np.errstate(all="ignore"):
+            batch = _layer_outputs(trace(lambda: twin.feedforward(X.T.copy()), self.modules()),
+                                   self.L, X.shape[0])
+            first = twin.feedforward(X[0].reshape(-1, 1).copy())
+            if batch is not None and np.allclose(batch[-1][:, :1], first, rtol=1e-12, atol=0):
+                return batch
+            outputs = []
+            for x, _ in _columns(X, Y):
+                values = _layer_outputs(trace(lambda x=x: twin.feedforward(x), self.modules()),
+                                        self.L, 1)
+                if values is None:
+                    return None
+                outputs.append(values)
+        return [np.concatenate([o[i] for o in outputs], axis=1) for i in range(self.L)]
 
 
 def _nielsen_names(letter: str, i: int) -> str:
@@ -374,9 +397,9 @@ def _negative(key: str, i: int, L: int) -> str:
     return f"{key.split('[')[0]}[-{L - i}] in backprop"
 
 
-def _layer_outputs(recorded: Trace, L: int) -> list[np.ndarray] | None:
-    """The output of each layer inside ``feedforward``: the values given, one per layer, to
-    the variable that is returned."""
+def _layer_outputs(recorded: Trace, L: int, m: int) -> list[np.ndarray] | None:
+    """The output of each layer inside ``feedforward`` (``m`` columns): the values given,
+    one per layer, to the variable that is returned."""
     if recorded.error is not None:
         return None
     last = recorded.origin(recorded.result)
@@ -385,7 +408,10 @@ def _layer_outputs(recorded: Trace, L: int) -> list[np.ndarray] | None:
     values = [a.value for a in recorded.assignments if a.name == last.name and a.call == last.call]
     if len(values) < L:
         return None
-    return [np.asarray(v, dtype=np.float64).reshape(-1, 1) for v in values[-L:]]
+    try:
+        return [np.asarray(v, dtype=np.float64).reshape(-1, m) for v in values[-L:]]
+    except ValueError:
+        return None
 
 
 def _pair(result: Any, L: int) -> tuple[list[Any], list[Any]]:

@@ -51,6 +51,11 @@ STAGE_ORDER = ("forward", "loss", "activation", "backward", "update", "end-to-en
 
 
 def first_mismatch(rows: list[Row]) -> Location | None:
+    """The first counted row that disagrees, in the order of the stages.
+
+    >>> first_mismatch([]) is None
+    True
+    """
     for stage in STAGE_ORDER:
         for r in rows:
             if r.location.stage == stage and r.counted and not r.ok:

@@ -39,12 +39,20 @@ EXPECTED = """The course skeleton (tinygrad_mlp.manual): check_backprop(net, X, 
 
 
 def is_skeleton(obj: Any) -> bool:
-    """Does ``obj`` have everything the skeleton's convention needs?"""
+    """Does ``obj`` have everything the skeleton's convention needs?
+
+    >>> is_skeleton(object())
+    False
+    """
     return not isinstance(obj, type) and all(hasattr(obj, name) for name in REQUIRED)
 
 
 class SkeletonNetwork(UserNetwork):
-    """A network in the course skeleton's convention (see the module docstring)."""
+    """A network in the course skeleton's convention (see the module docstring).
+
+    >>> SkeletonNetwork.convention
+    'skeleton'
+    """
 
     convention = "skeleton"
     expected = EXPECTED
@@ -52,6 +60,7 @@ class SkeletonNetwork(UserNetwork):
     def __init__(self, net: Any) -> None:
         super().__init__()
         check_convention(net)
+        self.net = net  # yours, for check_backprop's stage-by-stage check (never changed)
         self._net = deep_copy(net)
         self._params = {f"W[{i}]": float_array(w, f"W[{i}]") for i, w in enumerate(net.W)}
         self.learning_rate = float(net.learning_rate)

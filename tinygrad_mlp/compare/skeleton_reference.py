@@ -41,7 +41,12 @@ FD_SAMPLE = 256
 
 
 def copy_or_same(obj: Any) -> Any:
-    """A deep copy of ``obj``, or ``obj`` itself when it cannot be copied (a file, a lock)."""
+    """A deep copy of ``obj``, or ``obj`` itself when it cannot be copied (a file, a lock).
+
+    >>> import threading
+    >>> lock = threading.Lock(); copy_or_same(lock) is lock
+    True
+    """
     try:
         return copy.deepcopy(obj)
     except Exception:
@@ -61,7 +66,13 @@ def loss_keys(obj: object) -> list[str]:
 
 def parameter_of(spec: ActivationSpec, act: Any) -> float | None:
     """The activation's parameter (a leaky ReLU's slope) as your object spells it:
-    ``negative_slope``, ``alpha`` or ``slope``; the table's default when it has none."""
+    ``negative_slope``, ``alpha`` or ``slope``; the table's default when it has none.
+
+    >>> from tinygrad_mlp import manual
+    >>> from tinygrad_mlp.nn.activations import find_activation
+    >>> parameter_of(find_activation("leaky_relu"), manual.LeakyReLU(0.2))
+    0.2
+    """
     if spec.parameter is None:
         return None
     for attr in (spec.parameter, "alpha", "slope"):

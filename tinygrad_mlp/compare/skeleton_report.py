@@ -209,6 +209,13 @@ class BackpropReport:
 
 
 def make_row(location: Location, cmp: Comparison, reference: str, counted: bool = True) -> Row:
+    """The table row of one comparison, its verdict in words.
+
+    >>> from tinygrad_mlp.compare.arrays import compare_arrays
+    >>> make_row(Location("loss", None, "dL/dyhat"),
+    ...          compare_arrays(np.ones(1), np.ones(1), 1e-9, 0.0), "autograd").verdict
+    'ok'
+    """
     verdict = "ok" if cmp.ok else "MISMATCH"
     if cmp.error is not None:
         verdict = f"FAILED: {cmp.error}"
@@ -221,6 +228,11 @@ def make_row(location: Location, cmp: Comparison, reference: str, counted: bool 
 
 
 def error_row(location: Location, message: str) -> Row:
+    """The row of a stage that raised (or could not be compared): ``message`` says why.
+
+    >>> error_row(Location("forward", None, "call"), "RuntimeError: no").verdict
+    'FAILED: RuntimeError: no'
+    """
     # The table keeps the first words; the finding below it carries the whole message.
     short = message if len(message) <= 48 else message.split(":")[0] + " (see below)"
     return Row(location, np.inf, np.inf, np.nan, False, message, verdict=f"FAILED: {short}")

@@ -61,7 +61,13 @@ def check_convention(net: Any) -> None:
 
 
 def clone(net: Any, W: Sequence[np.ndarray]) -> Any:
-    """A copy of ``net`` with float64 copies of ``W``, so a call cannot touch the original."""
+    """A copy of ``net`` with float64 copies of ``W``, so a call cannot touch the original.
+
+    >>> from tinygrad_mlp import manual
+    >>> net = manual.NeuralNetwork(1, [1], [manual.Identity()], manual.MSE())
+    >>> clone(net, net.W).W[0] is net.W[0]
+    False
+    """
     try:
         twin = copy.deepcopy(net)
     except Exception:  # an object holding something uncopyable (a file, a lock): go shallow

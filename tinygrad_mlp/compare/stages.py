@@ -119,7 +119,11 @@ class Checks:
 def judge(user: Any, reference: np.ndarray, scales: tuple[float, ...], rtol: float
           ) -> tuple[Comparison, float | None]:
     """Compare at each allowed scale; the comparison at the first that agrees (or at the
-    first scale when none does) and that scale (None when none agrees)."""
+    first scale when none does) and that scale (None when none agrees).
+
+    >>> judge(np.array([4.0]), np.array([1.0]), (4.0, 1.0), 1e-6)[1]
+    4.0
+    """
     mask = np.isfinite(reference)
     results = []
     for s in scales:
@@ -150,7 +154,10 @@ def _numeric(x: Any) -> bool:
 
 def run_checks(quantities: list[Quantity], context: Dense | None, m: int | None,
                rtol: float = RTOL) -> Checks:
-    """Judge every quantity in order (see the module docstring)."""
+    """Judge every quantity in order (see the module docstring).
+
+    >>> run_checks([Quantity("dW1", "param", None, np.ones(2), np.ones(2))], None, None).first
+    """
     checks = Checks()
     by_key = {q.key: q for q in quantities}
     suspects: set[str] = set()  # parts a finding has already blamed
@@ -210,7 +217,11 @@ def _scales(q: Quantity, parent: Row | None) -> tuple[float, ...]:
 
 
 def raised(key: str, exc: BaseException) -> Quantity:
-    """A call of yours that raised, as a part of the check (``key`` names the call)."""
+    """A call of yours that raised, as a part of the check (``key`` names the call).
+
+    >>> raised("update", ValueError("no")).error
+    'update raised ValueError: no'
+    """
     return Quantity(key, "call", None, None, None, error=f"{key} raised {exception_text(exc)}")
 
 

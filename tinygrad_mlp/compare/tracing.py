@@ -45,6 +45,9 @@ from .usercode import is_user_frame, module_of
 # are always watched (up to MAX_TRACKED_SIZE).
 MAX_WATCHED_INPUT = 65_536
 MAX_TRACKED_SIZE = 4_000_000
+# A list or dict handed in with more items than this (a mini-batch of examples) is watched by
+# identity only, not item by item.
+MAX_INPUT_ITEMS = 16
 # How deep into containers and your objects a line's effects are looked for
 # (``self`` -> ``self.W`` -> ``self.W[0]``), and how many items of one container.
 MAX_DEPTH = 3
@@ -55,7 +58,11 @@ MAX_ITEMS = 64
 class Assignment:
     """One effect of one line: ``name`` (as you would write it: ``dZ1``, ``grads['dW1']``,
     ``self.W[0]``) got ``value`` — a new object, or (``changed``) the same object changed in
-    place. ``snapshot`` is a copy of an array's value at that moment."""
+    place. ``snapshot`` is a copy of an array's value at that moment.
+
+    >>> Assignment("dZ", 1.0, 1.0, "f", "net.py", 3, "dZ = 1.0", 0).describe()
+    'net.py:3 in f: dZ = 1.0'
+    """
 
     name: str
     value: Any
@@ -76,7 +83,11 @@ class Assignment:
 @dataclass(eq=False)
 class Call:
     """One call of one of your functions: its ``arguments`` as they came in, and the index
-    of the call it was made from (None at the top)."""
+    of the call it was made from (None at the top).
+
+    >>> Call(0, "backward", "my_net", {"dA": 1.0}, None).function
+    'backward'
+    """
 
     index: int
     function: str
@@ -88,7 +99,11 @@ class Call:
 @dataclass
 class Trace:
     """What :func:`trace` saw: the call's ``result`` (or the ``error`` it raised), every
-    :class:`Assignment` in the order the lines ran, and every :class:`Call`."""
+    :class:`Assignment` in the order the lines ran, and every :class:`Call`.
+
+    >>> Trace().origin(object()) is None
+    True
+    """
 
     result: Any = None
     error: BaseException | None = None
@@ -141,16 +156,22 @@ class Trace:
 
 
 def trace(call: Callable[[], Any], modules: Collection[str] | None = None,
-          returns: bool = False) -> Trace:
+          returns: bool = False, nested: bool = True) -> Trace:
     """Run ``call()`` and record what your lines assign (see the module docstring).
 
     ``modules`` names the modules whose functions are followed (by default every module
-    that is not library code). With ``returns``, what a ``return`` line hands back is
-    recorded too, as ``"the return value"`` (``return float(np.mean(d * d))`` assigns no
-    name, yet it may be where an inf is made). An exception inside is caught and kept as
+    that is not library code); ``nested=False`` follows only the first of your functions
+    that is called, not the ones it calls. With ``returns``, what a ``return`` line hands
+    back is recorded too, as ``"the return value"`` (``return float(np.mean(d * d))``
+    assigns no name, yet it may be where an inf is made). An exception inside is caught and kept as
     ``error``; the previous trace function (a debugger, coverage) is restored afterwards.
+
+    >>> t = trace(lambda: sum([1, 2]), modules=set())
+    >>> t.result, t.assignments
+    (3, [])
     """
     tracer = _Tracer(modules, returns)
+    tracer.nested = nested
     previous = sys.gettrace()
     sys.settrace(tracer.global_trace)
     try:
@@ -185,8 +206,10 @@ class _Tracer:
             return module_of(frame) in self.modules
         return is_user_frame(frame)
 
+    nested = True
+
     def global_trace(self, frame: FrameType, event: str, arg: Any) -> Any:
-        if event != "call" or not self.follows(frame):
+        if event != "call" or not self.follows(frame) or (self.stack and not self.nested):
             return None
         index = len(self.trace.calls)
         parent = self.stack[-1] if self.stack else None
@@ -235,6 +258,40 @@ class _Tracer:
         self.trace.assignments.append(Assignment(
             "the return value", value, snapshot, frame.f_code.co_name, frame.f_code.co_filename,
             line, source, state.index))
+
+
+def assignment_in(function: Callable[..., Any], target: str) -> Assignment | None:
+    """The line of ``function`` that assigns ``target`` (``"self.weights"``), read from its
+    source without running it: the last such line, or None when there is none (or no
+    source). For a step that only reassigns, this is the line the tracer would find, at no
+    cost.
+
+    >>> def step(self):
+    ...     self.weights = [w - 1 for w in self.weights]
+    >>> assignment_in(step, "self.weights").source
+    'self.weights = [w - 1 for w in self.weights]'
+    """
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    if code is None:
+        return None
+    lines = linecache.getlines(code.co_filename)
+    own = _lines_of(code)
+    found = [line for line in _statement_ends("".join(lines))
+             if line in own and _assigns(lines[line - 1], target)]
+    if not found:
+        return None
+    line = max(found)
+    return Assignment(target, None, None, code.co_name, code.co_filename, line,
+                      statement_text(code.co_filename, line), -1)
+
+
+def _assigns(text: str, target: str) -> bool:
+    head = text.split("=", 1)[0].strip() if "=" in text else ""
+    return head == target and not text.split("=", 1)[1].startswith("=")
+
+
+def _lines_of(code: Any) -> set[int]:
+    return {line for _, _, line in code.co_lines() if line is not None}
 
 
 _STATEMENTS: dict[tuple[str, int], dict[int, int]] = {}
@@ -303,6 +360,11 @@ def _fingerprint(value: Any, depth: int, old: _Print | None = None,
         return _Print(value, "array", value.copy())
     if depth <= 0:
         return _Print(value, "other")
+    if isinstance(value, (list, tuple, dict)) and inputs is not None:
+        if at_call:
+            inputs.add(id(value))
+        if len(value) > MAX_INPUT_ITEMS and id(value) in inputs:
+            return _Print(value, "other")  # a batch handed in: watched by identity only
     olds = old.items if old is not None and old.obj is value and old.items is not None else {}
     if isinstance(value, (list, tuple)):
         items = {k: _fingerprint(v, depth - 1, olds.get(k), inputs, at_call) for k, v in

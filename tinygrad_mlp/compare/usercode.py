@@ -39,7 +39,11 @@ def describe(frame: FrameType, lineno: int | None = None) -> str:
 
 
 def user_traceback_frame(tb: TracebackType | None) -> tuple[FrameType, int] | None:
-    """The innermost frame of a traceback that is the user's code, with its line."""
+    """The innermost frame of a traceback that is the user's code, with its line.
+
+    >>> user_traceback_frame(None) is None
+    True
+    """
     found = None
     while tb is not None:
         if is_user_frame(tb.tb_frame):
