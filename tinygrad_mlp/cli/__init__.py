@@ -168,9 +168,9 @@ def _load_csv(path: str, target: str, task: str | None) -> data.Dataset:
         raise UsageError(message) from None
 
 
-def _load_model(path: str) -> tuple[Any, dict[str, Any] | None]:
+def _load_model(path: str, finite: bool = True) -> tuple[Any, dict[str, Any] | None]:
     try:
-        return modelfile.load(path)
+        return modelfile.load(path, finite=finite)
     except (OSError, ValueError, TypeError, RuntimeError, KeyError) as error:
         raise UsageError(_one_line(error)) from None
 
@@ -357,7 +357,7 @@ def _graph(args: argparse.Namespace) -> int:
     manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     if args.model is not None:
-        model, meta = _load_model(args.model)
+        model, meta = _load_model(args.model, finite=False)  # NaN stands out in a picture
         linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
         if not linears:
             raise UsageError(f"'{args.model}' holds no Linear layer to draw")
