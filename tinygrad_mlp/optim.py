@@ -252,8 +252,8 @@ def _commit(writes: _Writes, state: defaultdict[Tensor, dict[str, Any]]) -> None
     if threading.get_ident() != deferral.main:
         _apply(writes, state)
         return
-    if not deferral.tried:
-        deferral.install()
+    if _installed_handler(_SIGINT) is not deferral.handler and not deferral.tried:
+        deferral.install()  # not yet, or something else was installed over it since
     deferral.committing = True
     try:
         _apply(writes, state)
@@ -369,10 +369,12 @@ class Optimizer:
         True
         """
         for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
+            if set_to_none:
+                for p in group["params"]:
                     p._grad = None
-                elif p._grad is not None:
+                continue
+            for p in group["params"]:
+                if p._grad is not None:
                     p._grad = Tensor._make(np.zeros_like(p._data), False, None)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
