@@ -263,12 +263,6 @@ def _commit(writes: _Writes, state: defaultdict[Tensor, dict[str, Any]]) -> None
         deferral.release()
 
 
-def _checkable(a: np.ndarray) -> np.ndarray:
-    # np.vdot reads its arguments in C order: a column-major array is read as its transpose,
-    # a view, instead of being copied.
-    return a.T if a.flags.f_contiguous else a
-
-
 class Optimizer:
     """Base class: parameter groups, ``zero_grad``, ``step`` and the state dict.
 
@@ -291,6 +285,9 @@ class Optimizer:
         _check_group(name, defaults, self._settings)
         self.defaults = defaults
         self._writes: _Writes | None = None  # during step(): what it will write
+        # Per group (by id), a flat buffer its plain steps are computed into (_new_scratch).
+        self._scratch: dict[int, tuple[Any, tuple[np.ndarray, ...], np.ndarray,
+                                       tuple[np.ndarray, ...]]] = {}
         # Keyed by the parameter itself, as in PyTorch. Safe although Tensor.__eq__ is
         # elementwise: the hash is the identity, and a dict compares keys by ``is`` first.
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
@@ -406,6 +403,28 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def _new_scratch(self, group: dict[str, Any]) -> Any:
+        """A flat zero buffer for ``group`` (kept until its parameters' arrays change) and a
+        view of it per parameter, laid out as the parameter is: ``(group, arrays, flat,
+        views)``; None when the parameters do not share one float dtype."""
+        datas = tuple(p._data for p in group["params"])
+        dtypes = {d.dtype for d in datas}
+        if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
+            return None
+        flat = np.zeros(sum(d.size for d in datas), dtype=next(iter(dtypes)))
+        views, offset = [], 0
+        for d in datas:
+            order = "F" if d.flags.f_contiguous and not d.flags.c_contiguous else "C"
+            views.append(flat[offset : offset + d.size].reshape(d.shape, order=order))
+            offset += d.size
+        made = (group, datas, flat, tuple(views))
+        self._scratch[id(group)] = made
+        return made
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The buffers are remade when needed: not copied, not pickled.
+        return {**self.__dict__, "_scratch": {}, "_writes": None}
 
     def _grad_of(self, p: Tensor) -> np.ndarray:
         """``p.grad``'s array after the slow checks: raise, naming the parameter, unless
@@ -633,7 +652,9 @@ class SGD(Optimizer):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         keep = 1.0 - float(group["dampening"])
         weight_decay, nesterov = float(group["weight_decay"]), group["nesterov"]
-        state, vdot, isfinite = self.state, np.vdot, math.isfinite
+        if not momentum and not weight_decay and self._plain_step(group, lr):
+            return
+        state, isfinite = self.state, math.isfinite
         writes: _Writes = self._writes  # type: ignore[assignment]
         for p in group["params"]:
             grad = p._grad
@@ -664,12 +685,51 @@ class SGD(Optimizer):
             delta = d_p * lr
             # One dot product is finite exactly when every entry is (or it overflowed):
             # a NaN or inf anywhere in the gradient or the buffer reaches the update.
-            check = delta.T if delta.flags.f_contiguous else delta
-            if not isfinite(vdot(check, check)):
+            # (ravel("K") reads the array in memory order: a view of either layout.)
+            flat = delta.ravel("K")
+            if not isfinite(flat.dot(flat)):
                 self._refuse_non_finite(p, grad._data, delta)
             if entries is not None:
                 writes.entries.append((p, entries))
             writes.subtracts.append((data, delta))
+
+    def _plain_step(self, group: dict[str, Any], lr: float) -> bool:
+        """The plain step, ``p -= lr * g``, for a whole group: computed into one flat buffer
+        kept for the group (``Optimizer._new_scratch``), so that one dot product checks every
+        parameter's update at once. False (nothing added) when the group needs the general
+        path: parameters of several dtypes, a gradient of another dtype than its parameter,
+        a parameter array replaced since the buffer was made, or a bad gradient to report."""
+        params = group["params"]
+        scratch = self._scratch.get(id(group))
+        if scratch is None or scratch[0] is not group or len(scratch[1]) != len(params):
+            scratch = self._new_scratch(group)
+            if scratch is None:
+                return False
+        _, datas, flat, views = scratch
+        subtracts = self._writes.subtracts  # type: ignore[union-attr]
+        start, multiply = len(subtracts), np.multiply
+        for p, known, view in zip(params, datas, views):
+            grad = p._grad
+            if grad is None:
+                continue
+            data, g = p._data, grad._data
+            if known is not data or g.dtype is not data.dtype or type(grad) is not Tensor \
+                    or g.shape != data.shape or not data.flags.writeable:
+                del subtracts[start:]
+                if known is not data:
+                    self._scratch.pop(id(group), None)  # made again at the next step
+                return False
+            multiply(g, lr, view)  # the same bits as lr * g, into the buffer
+            subtracts.append((data, view))
+        if not math.isfinite(flat.dot(flat)):
+            try:
+                for p, view in zip(params, views):
+                    if p._grad is not None:
+                        self._refuse_non_finite(p, p._grad._data, view)
+            except NonFiniteGradient:
+                flat[...] = 0.0  # no NaN left behind in the views of the next step
+                raise
+        return True
 
 
 class Adam(Optimizer):
@@ -709,7 +769,7 @@ class Adam(Optimizer):
         lr, eps = float(group["lr"]), float(group["eps"])
         weight_decay = float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
-        state, vdot, isfinite = self.state, np.vdot, math.isfinite
+        state, isfinite = self.state, math.isfinite
         writes: _Writes = self._writes  # type: ignore[assignment]
         for p in group["params"]:
             grad = p._grad
@@ -743,9 +803,9 @@ class Adam(Optimizer):
             np.divide(m, delta, out=delta)  # reuse the buffer for the step itself
             delta *= lr / (1.0 - beta1**step)
             # NaN or inf in either the step or the second moment (an overflowing g**2 that
-            # the step alone would hide) makes this one dot product non-finite.
-            a, b = (delta.T, v.T) if v.flags.f_contiguous else (delta, v)
-            if not isfinite(vdot(a, b)):
+            # the step alone would hide) makes this one dot product non-finite, whichever
+            # entries it pairs.
+            if not isfinite(delta.ravel("K").dot(v.ravel("K"))):
                 self._refuse_non_finite(p, grad._data, v, delta)
             writes.entries.append((p, {"step": step, "exp_avg": m, "exp_avg_sq": v}))
             if scale is not None:
