@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numbers
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -203,6 +203,19 @@ class Optimizer:
     def __getstate__(self) -> dict[str, Any]:
         # The buffers are remade when needed: not copied, not pickled.
         return {**self.__dict__, "_scratch": {}, "_writes": None}
+
+    def _gradients(self, params: list[Tensor]) -> Iterator[tuple[Tensor, np.ndarray, np.ndarray]]:
+        """Each parameter that has a gradient, with its array and its gradient's, once both
+        are checked (``_grad_of`` says what is wrong)."""
+        for p in params:
+            grad = p._grad
+            if grad is None:
+                continue
+            data = p._data
+            if type(grad) is not Tensor or grad._data.shape != data.shape \
+                    or not data.flags.writeable:
+                self._grad_of(p)  # raises unless it is a Tensor subclass, fine after all
+            yield p, data, grad._data
 
     def _grad_of(self, p: Tensor) -> np.ndarray:
         """``p.grad``'s array after the slow checks: raise, naming the parameter, unless

@@ -58,15 +58,8 @@ class SGD(Optimizer):
             return
         state, isfinite = self.state, math.isfinite
         writes: Writes = self._writes  # type: ignore[assignment]
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            data = p._data
-            if type(grad) is not Tensor or grad._data.shape != data.shape \
-                    or not data.flags.writeable:
-                self._grad_of(p)  # raises unless it is a Tensor subclass, fine after all
-            d_p = grad._data
+        for p, data, grad in self._gradients(group["params"]):
+            d_p = grad
             if weight_decay:
                 d_p = d_p + data * weight_decay
             entries = None
@@ -90,7 +83,7 @@ class SGD(Optimizer):
             # (ravel("K") reads the array in memory order: a view of either layout.)
             flat = delta.ravel("K")
             if not isfinite(flat.dot(flat)):
-                self._refuse_non_finite(p, grad._data, delta)
+                self._refuse_non_finite(p, grad, delta)
             if entries is not None:
                 writes.entries.append((p, entries))
             writes.subtracts.append((data, delta))
@@ -173,15 +166,8 @@ class Adam(Optimizer):
         beta1, beta2 = (float(b) for b in group["betas"])
         state, isfinite = self.state, math.isfinite
         writes: Writes = self._writes  # type: ignore[assignment]
-        for p in group["params"]:
-            grad = p._grad
-            if grad is None:
-                continue
-            param = p._data
-            if type(grad) is not Tensor or grad._data.shape != param.shape \
-                    or not param.flags.writeable:
-                self._grad_of(p)
-            g = grad._data
+        for p, param, grad in self._gradients(group["params"]):
+            g = grad
             saved = state.get(p)
             if not saved:
                 step, m, v = 1, np.zeros_like(param), np.zeros_like(param)
@@ -208,7 +194,7 @@ class Adam(Optimizer):
             # the step alone would hide) makes this one dot product non-finite, whichever
             # entries it pairs.
             if not isfinite(delta.ravel("K").dot(v.ravel("K"))):
-                self._refuse_non_finite(p, grad._data, v, delta)
+                self._refuse_non_finite(p, grad, v, delta)
             writes.entries.append((p, {"step": step, "exp_avg": m, "exp_avg_sq": v}))
             if scale is not None:
                 writes.scales.append((param, scale))
