@@ -15,7 +15,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import Tensor, nn, optim
-from tinygrad_mlp.optim import commit, optimizer
+from tinygrad_mlp.optim import commit
 from tinygrad_mlp.train import fit
 
 pytestmark = pytest.mark.skipif(
@@ -109,7 +109,7 @@ def test_an_interrupted_step_is_either_not_taken_or_whole(name):
 def test_the_check_finds_a_torn_step_when_nothing_holds_the_interrupt_back(monkeypatch):
     """The same probe, with the commit done without deferring Ctrl-C: it must catch the tear
     (so the test above can fail)."""
-    monkeypatch.setattr(optimizer, "commit_writes", commit.apply_writes)
+    monkeypatch.setattr(commit.INTERRUPTS, "main", -1)  # as if this were another thread
     params, opt = make_step_setup("adam")
     before = state_of(params, opt)
     lines, _ = run_interrupted(opt.step, None)

@@ -25,6 +25,7 @@ from ..engine.tensor import Tensor
 
 _SIGINT = int(signal.SIGINT)
 _installed_handler = _signal.getsignal
+_get_ident = threading.get_ident
 
 
 class InterruptDeferral:
@@ -37,6 +38,8 @@ class InterruptDeferral:
     something else has replaced it since (a notebook kernel, a test runner), it is installed
     again, chaining to the newcomer.
     """
+
+    __slots__ = ("caught", "committing", "handler", "main", "previous", "unavailable")
 
     def __init__(self) -> None:
         self.main = threading.main_thread().ident
@@ -87,40 +90,47 @@ INTERRUPTS = InterruptDeferral()
 
 class Writes:
     """What a step will write, gathered while nothing is written yet: new state entries,
-    factors to scale parameters by (AdamW's decay) and amounts to subtract from them."""
+    factors to scale parameters by (AdamW's decay) and amounts to subtract from them, one
+    by one (``subtracts``) or a group's at once (``blocks``: its arrays and their amounts)."""
 
-    __slots__ = ("entries", "scales", "subtracts")
+    __slots__ = ("blocks", "entries", "scales", "subtracts")
 
     def __init__(self) -> None:
         self.entries: list[tuple[Tensor, dict[str, Any]]] = []
         self.scales: list[tuple[np.ndarray, float]] = []
         self.subtracts: list[tuple[np.ndarray, np.ndarray]] = []
+        self.blocks: list[tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]] = []
 
-
-def apply_writes(writes: Writes, state: defaultdict[Tensor, dict[str, Any]]) -> None:
-    # Nothing here can fail: in-place arithmetic into writable arrays of known shapes, and
-    # dict assignments. (Each parameter is scaled before its step is subtracted.)
-    for p, entries in writes.entries:
-        state[p].update(entries)
-    for data, scale in writes.scales:
-        data *= scale
-    for data, delta in writes.subtracts:
-        data -= delta
+    def clear(self) -> None:
+        """Forget everything (for the next step)."""
+        self.entries.clear()
+        self.scales.clear()
+        self.subtracts.clear()
+        self.blocks.clear()
 
 
 def commit_writes(writes: Writes, state: defaultdict[Tensor, dict[str, Any]]) -> None:
+    """Write ``writes`` (into ``state`` and the parameters' arrays), with Ctrl-C held back
+    until all is written when this is the main thread. Nothing here can fail: in-place
+    arithmetic into writable arrays of known shapes, and dict assignments."""
     deferral = INTERRUPTS
-    if threading.get_ident() != deferral.main:
-        apply_writes(writes, state)
-        return
-    if _installed_handler(_SIGINT) is not deferral.handler and not deferral.tried:
-        deferral.install()  # not yet, or something else was installed over it since
-    deferral.committing = True
+    held = _get_ident() == deferral.main
+    if held:
+        if _installed_handler(_SIGINT) is not deferral.handler and not deferral.tried:
+            deferral.install()  # not yet, or something else was installed over it since
+        deferral.committing = True
     try:
-        apply_writes(writes, state)
+        for p, entries in writes.entries:
+            state[p].update(entries)
+        for data, scale in writes.scales:  # each parameter scaled before its step
+            data *= scale
+        for data, delta in writes.subtracts:
+            data -= delta
+        for datas, deltas in writes.blocks:
+            for data, delta in zip(datas, deltas):
+                data -= delta
     finally:
-        deferral.committing = False
-    if deferral.caught is not None:
+        if held:
+            deferral.committing = False
+    if held and deferral.caught is not None:
         deferral.release()
-
-

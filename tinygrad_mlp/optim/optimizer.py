@@ -62,7 +62,8 @@ class Optimizer:
         name = type(self).__name__
         check_group(name, defaults, self._settings)
         self.defaults = defaults
-        self._writes: Writes | None = None  # during step(): what it will write
+        self._pending = Writes()  # what a step will write, reused from step to step
+        self._writes: Writes | None = None  # the same, during step() only
         # Per group (by id), a flat buffer its plain steps are computed into (_new_scratch).
         self._scratch: dict[int, tuple[Any, tuple[np.ndarray, ...], np.ndarray,
                                        tuple[np.ndarray, ...]]] = {}
@@ -170,13 +171,14 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        writes = self._writes = Writes()
+        writes = self._writes = self._pending
         try:
             for group in self.param_groups:
                 self._update(group)
+            commit_writes(writes, self.state)
         finally:
-            self._writes = None  # holds the steps only until they are written
-        commit_writes(writes, self.state)
+            writes.clear()  # the steps are held only until they are written
+            self._writes = None
         return loss
 
     def _update(self, group: dict[str, Any]) -> None:
@@ -202,7 +204,7 @@ class Optimizer:
 
     def __getstate__(self) -> dict[str, Any]:
         # The buffers are remade when needed: not copied, not pickled.
-        return {**self.__dict__, "_scratch": {}, "_writes": None}
+        return {**self.__dict__, "_scratch": {}, "_writes": None, "_pending": Writes()}
 
     def _gradients(self, params: list[Tensor]) -> Iterator[tuple[Tensor, np.ndarray, np.ndarray]]:
         """Each parameter that has a gradient, with its array and its gradient's, once both

@@ -52,10 +52,10 @@ class SGD(Optimizer):
 
     def _update(self, group: dict[str, Any]) -> None:
         lr, momentum = float(group["lr"]), float(group["momentum"])
-        keep = 1.0 - float(group["dampening"])
-        weight_decay, nesterov = float(group["weight_decay"]), group["nesterov"]
+        weight_decay = float(group["weight_decay"])
         if not momentum and not weight_decay and self._plain_step(group, lr):
             return
+        keep, nesterov = 1.0 - float(group["dampening"]), group["nesterov"]
         state, isfinite = self.state, math.isfinite
         writes: Writes = self._writes  # type: ignore[assignment]
         for p, data, grad in self._gradients(group["params"]):
@@ -101,21 +101,21 @@ class SGD(Optimizer):
             if scratch is None:
                 return False
         _, datas, flat, views = scratch
-        subtracts = self._writes.subtracts  # type: ignore[union-attr]
-        start, multiply = len(subtracts), np.multiply
+        multiply, every = np.multiply, True
+        dtype = flat.dtype
         for p, known, view in zip(params, datas, views):
             grad = p._grad
             if grad is None:
+                every = False
                 continue
-            data, g = p._data, grad._data
-            if known is not data or g.dtype is not data.dtype or type(grad) is not Tensor \
-                    or g.shape != data.shape or not data.flags.writeable:
-                del subtracts[start:]
-                if known is not data:
-                    self._scratch.pop(id(group), None)  # made again at the next step
+            if known is not p._data:
+                self._scratch.pop(id(group), None)  # made again at the next step
+                return False
+            g = grad._data if type(grad) is Tensor else None
+            if g is None or g.dtype is not dtype or g.shape != view.shape \
+                    or not known.flags.writeable:
                 return False
             multiply(g, lr, view)  # the same bits as lr * g, into the buffer
-            subtracts.append((data, view))
         if not math.isfinite(flat.dot(flat)):
             try:
                 for p, view in zip(params, views):
@@ -124,6 +124,12 @@ class SGD(Optimizer):
             except NonFiniteGradient:
                 flat[...] = 0.0  # no NaN left behind in the views of the next step
                 raise
+        writes: Writes = self._writes  # type: ignore[assignment]
+        if every:  # the usual case: the whole group, array by array
+            writes.blocks.append((datas, views))
+        else:
+            writes.subtracts += [(p._data, view) for p, view in zip(params, views)
+                                 if p._grad is not None]
         return True
 
 
