@@ -1021,3 +1021,39 @@ def test_full_takes_its_dtype_from_the_value_as_pytorch():
     assert tg.full((2,), 3.0).dtype == np.float32
     assert tg.full((2,), True).dtype == np.bool_
     assert tg.full((2,), 3, dtype=np.float64).dtype == np.float64
+
+
+def test_an_interrupt_anywhere_in_backward_leaves_grad_mode_on():
+    # Backward no longer switches grad mode (its rules run on arrays), so no KeyboardInterrupt,
+    # wherever it lands, can leave the thread in no_grad (found by interrupting fit line by line).
+    import signal
+
+    def run(at_line):
+        count = 0
+
+        def tracer(frame, event, arg):
+            nonlocal count
+            if not frame.f_globals.get("__name__", "").startswith("tinygrad_mlp"):
+                return None
+            if event == "line":
+                count += 1
+                if count == at_line:
+                    signal.raise_signal(signal.SIGINT)
+            return tracer
+
+        x = leaf([0.5, -1.0])
+        loss = (x.tanh() * x).sum()
+        sys.settrace(tracer)
+        try:
+            loss.backward()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        return count
+
+    lines = run(None)
+    assert lines > 20
+    for at_line in range(1, lines + 1):
+        run(at_line)
+        assert tg.is_grad_enabled(), f"grad mode left off by an interrupt at line {at_line}"

@@ -152,6 +152,13 @@ def test_a_planted_defect_in_the_deep_network(label):
     assert_found(report, part, causes, line[0] if line else new.strip())
 
 
+def test_the_output_gradient_answers_to_dAL_too():
+    old, new, *_ = DEEP_DEFECTS["dAL uphill"]
+    report = check_deep(planted("ng_deep", old, new))
+    assert report.first_mismatch == "dA3" and report.first_mismatch == "dAL"
+    assert "FIRST MISMATCH: dA3 (dAL in L_model_backward)" in str(report)
+
+
 def test_a_missing_factor_2_in_a_regression_output():
     old, new = "dAL = 2 * (AL - Y)", "dAL = (AL - Y)"
     report = check_deep(planted("ng_deep", old, new), output="identity")
@@ -163,6 +170,13 @@ def test_a_missing_factor_2_in_a_regression_output():
 
 FLOAT_COST = ("cost = np.squeeze(cost)", "cost = float(np.squeeze(cost))")
 DROPPED_GRAPH = ("A1 = np.tanh(Z1)", "A1 = np.array(np.tanh(Z1))")
+
+
+def test_a_transposed_gradient_of_the_wrong_shape_is_named():
+    old, new = "dW1 = (1 / m) * np.dot(dZ1, X.T)", "dW1 = (1 / m) * np.dot(X, dZ1.T)"
+    report = check_planar(planted("ng_planar", old, new), n_x=2)  # W1 is (4, 2)
+    assert_found(report, "dW1", {"transpose"}, new)
+    assert "WRONG: shape (2, 4), not (4, 2)" in str(report)
 
 
 def test_a_cost_that_returns_a_float_is_differenced_and_the_rest_is_exact():

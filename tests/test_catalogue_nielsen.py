@@ -137,3 +137,11 @@ def test_a_planted_defect_in_network2_py(label):
     line = rest[0] if rest else new.strip()
     cost = rest[1] if len(rest) > 1 else None
     assert_found(check(planted("nielsen_network2", old, new), cost), part, causes, line)
+
+
+def test_the_parts_answer_to_the_negative_indices_of_nielsens_backprop():
+    old, new, *_ = NETWORK_DEFECTS["no sigmoid' at the output"]
+    report = check(planted("nielsen_network", old, new))
+    assert report.first_mismatch == "nabla_b[1]" and report.first_mismatch == "nabla_b[-1]"
+    assert report.first_mismatch != "nabla_b[0]"
+    assert "FIRST MISMATCH: nabla_b[1] (nabla_b[-1] in backprop)" in str(report)

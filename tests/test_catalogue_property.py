@@ -17,7 +17,7 @@ from tinygrad_mlp.compare import check_backprop, check_gradients
 
 NG_DEEP = load("ng_deep")
 NIELSEN = {"network": load("nielsen_network"), "network2": load("nielsen_network2")}
-SETTINGS = settings(max_examples=25, deadline=None,
+SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -383,7 +383,7 @@ def test_a_missing_optional_extra_is_named_not_a_traceback(monkeypatch, capsys):
 def test_help_for_every_command(capsys):
     assert main_status(["--help"]) == 0
     top = capsys.readouterr().out
-    for command in ("demo", "train", "predict", "graph", "compare", "diagnose", "story"):
+    for command in ("demo", "train", "predict", "graph", "check", "compare", "diagnose", "story"):
         assert command in top
         assert main_status([command, "--help"]) == 0
         assert capsys.readouterr().out.startswith("usage:")

@@ -39,7 +39,7 @@ FLOOR_NAMES = ["engine", "library", "compiler", "tools", "apps", "the package's 
 # doors into the ops, and the ops make Tensors): a cycle among these modules is allowed.
 ENGINE_CYCLE = (
     "engine.tensor", "engine.ops", "engine.autograd", "engine.function", "engine.backward",
-    "engine.methods", "engine.numpy_protocol",
+    "engine.methods", "engine.numpy_protocol", "engine.hooks", "engine.inplace",
 )
 
 MAX_FILE_LINES = 800
@@ -47,11 +47,7 @@ MAX_FUNCTION_LINES = 60  # of code: a docstring does not count
 
 # What the layout still breaks, to be mended (the list only shrinks: an entry that no longer
 # happens fails the test too, so it must be removed when its cause is).
-KNOWN = {
-    'long file: tinygrad_mlp.engine.ops',
-    'long function: tinygrad_mlp.cli._predict',
-    'long function: tinygrad_mlp.cli.build_parser',
-}
+KNOWN: set[str] = set()
 
 
 def module_name(path: Path) -> str:

@@ -431,5 +431,54 @@ def test_comparisons_refuse_string_and_object_operands(other):
         tg.ones(2) == other  # noqa: B015
 
 
+FINITE_DIFFERENCES = {  # each new operation on its own forward, by central differences
+    "erf": (lambda t: t.erf(), [(3, 4)]),
+    "expm1": (lambda t: t.expm1(), [(3,)]),
+    "log1p": (lambda t: (t * t).log1p(), [(2, 3)]),
+    "square": (lambda t: t.square(), [(2, 2)]),
+    "std": (lambda t: t.std(dim=1), [(3, 4)]),
+    "std ddof 0 keepdims": (lambda t: t.std(axis=0, keepdims=True), [(3, 4)]),
+    "prod": (lambda t: t.prod(axis=(0, 2)), [(2, 3, 2)]),
+    "norm": (lambda t: t.norm(), [(3, 4)]),
+    "norm p=3": (lambda t: t.norm(3, dim=0), [(3, 4)]),
+    "norm p=1": (lambda t: t.norm(1, dim=1, keepdim=True), [(3, 4)]),
+    "amax": (lambda t: t.amax(dim=(0, 1)), [(3, 4)]),
+    "max dim": (lambda t: t.max(dim=1).values, [(3, 4)]),
+    "clip by tensors": (lambda t, lo, hi: t.clip(lo, hi), [(3, 4), (4,), (3, 1)]),
+    "expand": (lambda t: t.expand(2, -1, 4), [(3, 1)]),
+    "broadcast_to": (lambda t: t.broadcast_to((2, 3)), [(3,)]),
+    "clone": (lambda t: t.clone() * t, [(3,)]),
+    "nan_to_num": (lambda t: t.nan_to_num(), [(3,)]),
+    "permute": (lambda t: t.permute(2, 0, 1), [(2, 3, 4)]),
+    "transpose of a tuple": (lambda t: t.transpose((1, 2, 0)), [(2, 3, 4)]),
+}
+
+
+@pytest.mark.parametrize("name", FINITE_DIFFERENCES)
+def test_new_operations_pass_finite_differences(name):
+    fn, input_shapes = FINITE_DIFFERENCES[name]
+    arrays = spaced_values(np.random.default_rng(10), *input_shapes)
+    if name == "clip by tensors":
+        arrays[2] = arrays[1] + 1.0 + np.abs(arrays[2])  # high above low everywhere
+    tensors = [tg.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    up = np.random.default_rng(11).standard_normal(out.shape)
+    out.backward(gradient=up)
+
+    def plain(*values):
+        with tg.no_grad():
+            return fn(*[tg.tensor(v) for v in values]).data
+
+    for i, t in enumerate(tensors):
+        np.testing.assert_allclose(t.grad.data, numerical_grad(plain, arrays, i, up),
+                                   rtol=1e-5, atol=1e-7, err_msg=f"input {i}")
+
+
+def test_comparing_with_none_is_plainly_false_as_in_pytorch():
+    t = tg.ones(2)
+    assert (t == None) is False and (t != None) is True  # noqa: E711
+    assert t not in [None]
+
+
 def test_ops_module_names_what_others_read():
     assert ops.FEW_CLASSES == 64

@@ -375,6 +375,35 @@ def test_learners_forward_pass_and_cost_differentiated_exactly(cost, seed):
     same_as_numpy(cost, [X, Y, *params], as_tensor=[False, False, True, True, True, True])
 
 
+ARRAY_METHODS = {  # ndarray methods learners call, with the same meaning on Tensors
+    "W.dot(X)": (lambda w, x: w.dot(x), [_x((2, 3)), _x((3, 4), 1)]),
+    "v.dot(v)": (lambda a, b: a.dot(b), [_x((3,)), _x((3,), 1)]),
+    "A.copy()": (lambda a: a.copy() * a, [_x()]),
+    "A.ravel()": (lambda a: a.ravel(), [_x()]),
+    "A.T": (lambda a: a.T, [_x()]),
+    "A.reshape": (lambda a: a.reshape(2, -1), [_x()]),
+    "A.reshape tuple": (lambda a: a.reshape((6, 2)), [_x()]),
+    "A.sum keepdims": (lambda a: a.sum(axis=0, keepdims=True), [_x()]),
+    "A.mean": (lambda a: a.mean(), [_x()]),
+    "A.max": (lambda a: a.max(axis=0), [_x()]),
+    "A.min": (lambda a: a.min(1), [_x()]),
+    "A.std": (lambda a: a.std(axis=1), [_x()]),
+    "A.var ddof": (lambda a: a.var(axis=0, ddof=1), [_x()]),
+    "A.prod": (lambda a: a.prod(axis=1), [_x()]),
+    "A.clip": (lambda a: a.clip(0.8, 1.9), [_x()]),
+    "A.transpose(perm)": (lambda a: a.transpose(2, 0, 1), [_x((2, 3, 4))]),
+    "A.transpose()": (lambda a: a.transpose(), [_x((2, 3, 4))]),
+    "A.squeeze()": (lambda a: a.squeeze(), [_x((3, 1))]),
+    "A.flatten()": (lambda a: a.flatten(), [_x()]),
+}
+
+
+@pytest.mark.parametrize("name", ARRAY_METHODS)
+def test_ndarray_methods_in_learners_code_mean_the_same_on_tensors(name):
+    fn, arrays = ARRAY_METHODS[name]
+    same_as_numpy(fn, arrays)
+
+
 def test_nan_to_num_passes_the_gradient_only_where_its_input_was_finite():
     x = tg.tensor(np.array([1.0, np.inf, -np.inf, np.nan, -2.0]), requires_grad=True)
     np.sum(np.nan_to_num(x) * 0.5).backward()
@@ -453,12 +482,18 @@ def test_no_grad_records_nothing():
     (lambda t: np.mean(t, where=True), "np.mean"),
     (lambda t: np.exp(t, dtype=np.float64), "np.exp"),
     (lambda t: np.where(t > 0), "np.where"),
+    (lambda t: np.where(np.array(["a"]), t, 0.0), "np.where"),
     (lambda t: np.linalg.norm(t.reshape(1, 1), 2), "np.linalg.norm"),
 ])
 def test_a_numpy_call_without_a_gradient_rule_is_refused_by_name(call, name):
     t = tg.tensor([1.0], requires_grad=True)
     with pytest.raises(TypeError, match=re.escape(name)):
         call(t)
+
+
+def test_linalg_norm_refuses_an_order_numpy_refuses_for_the_shape():
+    with pytest.raises(ValueError, match=r"np\.linalg\.norm: ord=1 needs a 1-D or 2-D input"):
+        np.linalg.norm(tg.ones(2, 2, 2), 1)
 
 
 def test_asarray_array_and_numpy_leave_the_graph_on_purpose():

@@ -373,7 +373,7 @@ def test_a_bad_grad_changes_nothing_and_is_named(make):
     a, b = tg.ones(2, requires_grad=True), tg.ones(2, requires_grad=True)
     b.name = "bias"
     opt = make([a, b])
-    a.grad, b.grad = Tensor(np.ones(2)), Tensor(np.ones(2))
+    a.grad, b.grad = Tensor(np.ones(2, np.float32)), Tensor(np.ones(2, np.float32))
     opt.step()  # a good step first, so that there is state to keep
     params, state = [a.data.copy(), b.data.copy()], _snapshot(opt)
     _force_grad(b, Tensor(np.ones(3)))  # b has shape (2,)
@@ -397,7 +397,7 @@ def test_a_bad_grad_changes_nothing_and_is_named(make):
 def test_a_bad_grad_in_a_later_group_is_found_first():
     a, b = tg.ones(2, requires_grad=True), tg.ones(2, requires_grad=True)
     opt = optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
-    a.grad = Tensor(np.ones(2))
+    a.grad = Tensor(np.ones(2, np.float32))
     _force_grad(b, Tensor(np.ones((2, 1))))
     with pytest.raises(ValueError, match=r"parameter 1 has shape \(2, 1\)"):
         opt.step()

@@ -399,3 +399,51 @@ def test_an_update_with_a_non_finite_value_writes_nothing(name, bad):
     for p, saved in zip(params, state):
         assert opt.state.get(p, {}).keys() == saved.keys()
         assert all(same(opt.state[p][k], saved[k]) for k in saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# The layers that have no replay form: the step runs eager and says which layer
+
+
+NEW_LAYERS = {
+    "Dropout": lambda: nn.Dropout(0.3, generator=np.random.default_rng(5)),
+    "BatchNorm1d": lambda: nn.BatchNorm1d(6),
+    "LayerNorm": lambda: nn.LayerNorm(6),
+    "GELU": lambda: nn.GELU(),
+    "ELU": lambda: nn.ELU(),
+}
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("name", list(NEW_LAYERS))
+def test_the_new_layers_run_eager_and_the_reason_names_them(name, training):
+    tg.manual_seed(2)
+    model = nn.Sequential(nn.Linear(3, 6), NEW_LAYERS[name](), nn.Linear(6, 2))
+    twin = copy.deepcopy(model)  # a Dropout's generator too: the same masks
+    model.train(training)
+    twin.train(training)
+    opt, twin_opt = (optim.Adam(m.parameters(), lr=0.01) for m in (model, twin))
+    step = tg.compile(model, nn.MSELoss(), opt)
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        x = rng.standard_normal((5, 3)).astype(np.float32)
+        y = rng.standard_normal((5, 2)).astype(np.float32)
+        loss = step(x, y)
+        twin_opt.zero_grad()
+        want = nn.MSELoss()(twin(x), y)
+        want.backward()
+        twin_opt.step()
+        assert same(loss.data, want.data)
+        mine, theirs = model.state_dict(), twin.state_dict()  # buffers (running stats) too
+        assert mine.keys() == theirs.keys()
+        assert all(same(mine[k], theirs[k]) for k in mine)
+    assert step.counts == {"replay": 0, "record": 0, "eager": 3}
+    assert f"layer '1' is a {name}" in step.reason and "does not replay" in step.reason
+
+
+def test_every_layer_without_a_form_is_named():
+    model = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(), nn.Sequential(nn.Softplus()),
+                          nn.Linear(4, 2))
+    step = tg.compile(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
+    step(np.ones((2, 3), np.float32), np.zeros((2, 2), np.float32))
+    assert "layers '1' (LeakyReLU) and '2.0' (Softplus) are not replayed" in step.reason

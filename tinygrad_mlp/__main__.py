@@ -1,4 +1,4 @@
-"""``python -m tinygrad_mlp``: see ``cli.py``."""
+"""``python -m tinygrad_mlp``: see :mod:`tinygrad_mlp.cli`."""
 
 import sys
 

@@ -136,7 +136,7 @@ def check_gradients(loss_fn: Callable[[Any], Any], params: Any, grads: Any,
     ...     return {"dW": X.T @ (X @ p["W"] - y)}       # the 2/n of the mean is missing
     >>> report = check_gradients(loss_fn, {"W": np.zeros((3, 1))}, grads)
     >>> report.ok, report.first_mismatch
-    (False, 'dW')
+    (False, 'W')
     """
     return check_network(FreeformNetwork(loss_fn, params, grads), rtol=rtol)
 

@@ -36,7 +36,7 @@ from .skeleton_network import EXPECTED as SKELETON_EXPECTED
 from .skeleton_network import SkeletonNetwork, is_skeleton
 
 __all__ = ["EXPECTED", "ConventionError", "Found", "NotDifferentiable", "UserNetwork",
-           "find_networks", "recognise"]
+           "find_networks", "recognise", "resized"]
 
 EXPECTED = {
     "skeleton": SKELETON_EXPECTED,
@@ -92,7 +92,8 @@ def _not_recognised(obj: Any) -> str:
 @dataclass
 class Found:
     """A network found in a module: its ``name`` there, its ``convention``, and how to
-    build its :class:`~.network.UserNetwork` (``build()``).
+    build its :class:`~.network.UserNetwork` (``build()``). ``resizable``: it is a class or
+    an initializer, so ``build(inputs, outputs)`` can make it fit real data.
 
     >>> Found("net", "skeleton", lambda: None).name
     'net'
@@ -100,12 +101,23 @@ class Found:
 
     name: str
     convention: str
-    make: Callable[[], UserNetwork]
+    make: Callable[..., UserNetwork]
+    resizable: bool = False
 
-    def build(self) -> UserNetwork:
+    def build(self, inputs: int | None = None, outputs: int | None = None) -> UserNetwork:
         """The network, ready to check (a class or an initializer is called with small
-        sizes)."""
-        return self.make()
+        sizes, the first and last replaced by ``inputs`` and ``outputs`` when given; an
+        instance or a dict keeps its own)."""
+        return self.make(inputs, outputs) if self.resizable else self.make()
+
+
+def resized(sizes: list[int], inputs: int | None, outputs: int | None) -> list[int]:
+    """``sizes`` with the first and last replaced by ``inputs`` and ``outputs`` when given.
+
+    >>> resized([4, 5, 3], 7, None)
+    [7, 5, 3]
+    """
+    return [inputs or sizes[0], *sizes[1:-1], outputs or sizes[-1]]
 
 
 # Small sizes for a network the finder has to make itself.
@@ -157,7 +169,8 @@ def _nielsen_class(name: str, cls: type) -> list[Found]:
         convention = NielsenNetwork(instance).convention
     except ConventionError:
         return []
-    return [Found(f"{name}({SIZES})", convention, lambda: NielsenNetwork(cls(list(SIZES))))]
+    return [Found(f"{name}({SIZES})", convention, lambda n_in, n_out: NielsenNetwork(
+        cls(resized(SIZES, n_in, n_out))), resizable=True)]
 
 
 def _ng_functions(namespace: dict[str, Any]) -> list[Found]:
@@ -171,21 +184,23 @@ def _ng_functions(namespace: dict[str, Any]) -> list[Found]:
         return []
     parameters = namespace.get("parameters")
     if isinstance(parameters, dict):
-        make = lambda: parameters  # noqa: E731 - a module-level dict, as it is
-        label = "parameters"
+        make = lambda n_in=None, n_out=None: parameters  # noqa: E731 - a module-level dict
+        label, resizable = "parameters", False
     elif picked["init"] is not None:
-        make, label = _initializer(picked["init"], arity)
+        (make, label), resizable = _initializer(picked["init"], arity), True
     else:
         return []
     convention = "ng-deep" if arity == 3 else "ng"
-    return [Found(label, convention, lambda: recognise(
-        make(), forward=forward, backward=backward, cost=cost, update=picked["update"]))]
+    return [Found(label, convention, lambda n_in=None, n_out=None: recognise(
+        make(n_in, n_out), forward=forward, backward=backward, cost=cost,
+        update=picked["update"]), resizable)]
 
 
-def _initializer(init: Callable, arity: int) -> tuple[Callable[[], Any], str]:
+def _initializer(init: Callable, arity: int) -> tuple[Callable[..., Any], str]:
     """Call an ``initialize_parameters``-style function with small sizes: ``(n_x, n_h,
     n_y)`` for the 2-layer form, ``layer_dims`` for the L-layer one."""
     if required_arity(init) == 1:
         dims = [4, 5, 3, 1] if arity == 3 else [4, 5, 1]
-        return (lambda: init(list(dims))), f"{init.__name__}({dims})"
-    return (lambda: init(4, 5, 1)), f"{init.__name__}(4, 5, 1)"
+        return (lambda n_in, n_out: init(resized(dims, n_in, n_out))), f"{init.__name__}({dims})"
+    return (lambda n_in, n_out: init(*resized([4, 5, 1], n_in, n_out))), \
+        f"{init.__name__}(4, 5, 1)"

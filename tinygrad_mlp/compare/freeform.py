@@ -5,7 +5,8 @@ or a list (or a list of lists) of arrays; ``loss_fn(params)`` is your forward pa
 in NumPy; ``grads`` is your gradients in the same structure (a dict may use the parameter
 names or those names with a ``d`` in front: ``dW1``) or a function ``grads(params)`` that
 computes them (its lines are then followed, to point at the one that computed a wrong
-gradient). Each part is named by its key (``W1``) or index (``params[1]``, ``params[0][1]``).
+gradient). Each part is named by its parameter's key (``W1``, whether your gradient's key is
+``W1`` or ``dW1``) or index (``params[1]``, ``params[0][1]``).
 
 >>> net = FreeformNetwork(lambda p: float((p["w"] ** 2).sum()), {"w": np.ones(2)},
 ...                       {"dw": np.full(2, 2.0)})
@@ -204,8 +205,10 @@ class FreeformNetwork(UserNetwork):
 
         def one(name: str, kind: str = "param", layer: int | None = None,
                 parent: str | None = None, transform: Any = None) -> Quantity:
-            return Quantity(self.names[name], kind, layer, values[name], refs.get(name),
-                            parent=parent, transform=transform, trace=recorded,
+            key = self.names[name]
+            return Quantity(name, kind, layer, values[name], refs.get(name), parent=parent,
+                            transform=transform, trace=recorded,
+                            label="" if key == name else f"your {key}",
                             origin=None if recorded is None else recorded.origin(values[name]))
 
         if not self._layers or ref is None or ref.method == FINITE:
@@ -221,7 +224,7 @@ class FreeformNetwork(UserNetwork):
                     shape = self._params[name].shape
                     out.append(one(name, kind, i, parent, to_yours(layer, kind, shape)))
         covered = {q.key for q in out}
-        return out + [one(k) for k in reversed(list(self._params)) if self.names[k] not in covered]
+        return out + [one(k) for k in reversed(list(self._params)) if k not in covered]
 
     def _virtual(self, i: int, layer: GraphLayer, refs: dict[str, np.ndarray]) -> list[Quantity]:
         """The layer's ``dJ/dZ`` and ``dJ/dA`` from the graph (your code does not expose

@@ -343,9 +343,10 @@ class NgNetwork(UserNetwork):
                       recorded: Trace | None) -> Quantity:
         ref = refs.get(name)
         user = values.get(key)
+        label = values.get(f"{key} label", "")
         return Quantity(key, kind, layer, user, ref, scales=(float(m), 1.0), parent=parent,
-                        origin=_origin(recorded, user), label=values.get(f"{key} label", ""),
-                        pe=float(m))
+                        origin=_origin(recorded, user), label=label, pe=float(m),
+                        aliases=(label.split()[0],) if label.startswith("dAL") else ())
 
     def exposed(self, grads: dict[str, Any], recorded: Trace | None) -> dict[str, Any]:
         """Your values by key: what ``grads`` holds, and the ``dZ``/``dA`` locals of your
@@ -408,6 +409,7 @@ class NgDeepNetwork(NgNetwork):
         named = recorded.named("dAL")
         if f"dA{self.L}" not in values and named:
             values[f"dA{self.L}"] = named[-1].value
+            values[f"dA{self.L} label"] = f"dAL in {named[-1].function}"
         for layer, entry in enumerate(self._last_caches, start=1):
             key = f"dZ{layer}"
             if key in values:

@@ -334,12 +334,14 @@ class NielsenNetwork(UserNetwork):
                 b_key, "dZ", i, _stack_columns(user[b_key]),
                 None if ref is None else ref.stacked(f"biases[{i}]"),
                 parent=f"nabla_b[{i + 1}]" if i < self.L - 1 else None,
-                origin=_origin(recorded, first_b[i]), label=_negative(b_key, i, self.L)))
+                origin=_origin(recorded, first_b[i]), label=_negative(b_key, i, self.L),
+                aliases=(_negative(b_key, i, self.L).split()[0],)))
             out.append(Quantity(
                 w_key, "dW", i, _sum(user[w_key]),
                 None if ref is None else ref.total(f"weights[{i}]"),
                 parent=b_key, origin=_origin(recorded, first_w[i]),
-                label=_negative(w_key, i, self.L)))
+                label=_negative(w_key, i, self.L),
+                aliases=(_negative(w_key, i, self.L).split()[0],)))
         if step is not None:
             for i in range(self.L - 1, -1, -1):
                 for name, parent in ((f"weights[{i}]", f"nabla_w[{i}]"),

@@ -27,6 +27,30 @@ REFERENCE_WORDS = {
 }
 
 
+class PartName(str):
+    """A part's name that also equals the other names your code has for it.
+
+    >>> name = PartName("nabla_b[1]", ("nabla_b[-1]",))
+    >>> name == "nabla_b[1]", name == "nabla_b[-1]", str(name)
+    (True, True, 'nabla_b[1]')
+    """
+
+    aliases: tuple[str, ...]
+
+    def __new__(cls, key: str, aliases: tuple[str, ...] = ()) -> PartName:
+        self = super().__new__(cls, key)
+        self.aliases = tuple(aliases)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self, other) or other in self.aliases
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = str.__hash__
+
+
 @dataclass
 class GradientReport:
     """What :func:`~tinygrad_mlp.compare.check_backprop` returns for Nielsen's and Ng's
@@ -53,13 +77,15 @@ class GradientReport:
 
     @property
     def first_mismatch(self) -> str | None:
-        """The first wrong part, in your terms (None when all agree)."""
+        """The first wrong part, in your terms (None when all agree): a :class:`PartName`,
+        equal to each of the names your code may use for it (``nabla_b[1]`` is also
+        ``nabla_b[-1]`` in Nielsen's backprop)."""
         if self.error is not None:
             return self.error_part
         for status in ("wrong", "follows", "unjudged"):
             for r in self.rows:
                 if r.status == status:
-                    return r.quantity.key
+                    return PartName(r.quantity.key, r.quantity.aliases)
         return None
 
     @property
@@ -94,7 +120,8 @@ class GradientReport:
                  f"{'norm ratio':>12}"]
         for r in self.rows:
             c = r.comparison
-            numbers = "" if c is None or (r.status == "ok" and c.max_abs == 0) else (
+            numbers = "" if c is None or c.error is not None or (
+                r.status == "ok" and c.max_abs == 0) else (
                 f"{format_number(c.max_abs, 2):>12}{format_number(c.rel, 2):>10}"
                 f"{format_number(c.ratio, 4):>12}")
             lines.append(f"{r.quantity.key:<{width}}{_verdict(r):<34}{numbers}".rstrip())
@@ -142,7 +169,7 @@ def _verdict(r: Row) -> str:
         if c is None:
             return f"WRONG: {r.note}"
         if c is not None and c.error is not None:
-            return f"WRONG: {c.error}"[:33]
+            return "WRONG: " + c.error.replace(" where ", ", not ").replace(" was expected", "")
         if c is not None and c.factor is not None:
             return f"WRONG: {format_number(c.factor, 4)} x the right value"
         return "WRONG"

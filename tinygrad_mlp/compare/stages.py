@@ -72,6 +72,7 @@ class Quantity:
     required: bool = False
     present: tuple[str, ...] = ()
     error: str | None = None
+    aliases: tuple[str, ...] = ()
     transform: Callable[[np.ndarray], np.ndarray] | None = None
     trace: Trace | None = None
 
@@ -441,6 +442,9 @@ def _generic_guesses(q: Quantity, base: np.ndarray, quantities: list[Quantity],
     if base.ndim == 2 and base.shape[0] == base.shape[1]:
         yield Guess("transpose", "the right values transposed (it runs because the array is "
                     "square)", base.T)
+    elif base.ndim == 2 and user_shape == base.T.shape:
+        yield Guess("transpose", f"the right values transposed: shape {user_shape} where "
+                    f"{base.shape} belongs (A_prev @ dZ.T for dZ @ A_prev.T, say)", base.T)
     for other in quantities:
         if other is q or other.kind != q.kind or other.reference is None:
             continue

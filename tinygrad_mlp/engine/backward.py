@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from . import hooks, inplace
 from .function import AnomalyError, Function
-from .modes import mode
+from .modes import enable_grad, mode
 from .numerics import non_finite
 
 _FREED_MESSAGE = (
@@ -59,7 +60,8 @@ def topological_order(
     """Everything the graph behind ``roots`` is made of, each entry after all of its inputs.
 
     ``roots`` are Tensors (or nodes). The entries are the Tensors computed by operations, in
-    the order they were computed (with ``leaves=True``, the leaf Tensors come first). Of a
+    the order they were computed (with ``leaves=True``, the leaf Tensors come first). A node
+    made before an input was changed in place is shown the version it used (see ``inplace``). Of a
     graph freed by backward only the nodes are left: there an entry is the node (a
     :class:`Function`) itself; ``live=True`` refuses one instead (backward needs the
     values). An explicit stack: depth is limited only by memory.
@@ -89,6 +91,8 @@ def topological_order(
             if parent.grad_fn is not None:
                 stack.append(parent)
     found.sort(key=_made)
+    if found and inplace.latest > found[0].grad_fn.made and inplace.rewire(found):
+        return topological_order(roots, leaves, live)  # again, along the versions used
     return _leaves_of(roots, found) + found if leaves else found
 
 
@@ -172,48 +176,59 @@ def _seeded(
 
 def _propagate(
     order: Sequence[Tensor], grads: dict[int, Any], leaves: dict[int, Tensor],
-    wanted: set[int] | None, create_graph: bool,
+    wanted: set[int] | None, create_graph: bool, retained: dict[int, Any] | None,
 ) -> dict[int, Any]:
     """Call each node's rule, outputs first, adding what it gives its inputs to ``grads``;
-    returns the gradients of the ``wanted`` non-leaf Tensors."""
+    returns the gradients of the ``wanted`` non-leaf Tensors. With ``retained`` (a dict),
+    Tensors' hooks run and retained gradients are noted there (see ``hooks``)."""
+    if create_graph and not mode.grad_enabled:
+        with enable_grad():  # a recorded backward records, even when called under no_grad
+            return _propagate(order, grads, leaves, wanted, create_graph, retained)
+    # Otherwise grad mode is left as it is: the rules run on arrays and record nothing (and
+    # no mode is switched that an interrupt could leave switched).
     found: dict[int, Any] = {}
     anomaly = mode.anomaly
-    previous_mode = mode.grad_enabled
-    mode.grad_enabled = create_graph
-    try:
-        for tensor in reversed(order):
-            g = grads.pop(id(tensor), None)
-            if g is None:
+    for tensor in reversed(order):
+        g = grads.pop(id(tensor), None)
+        if g is None:
+            continue
+        if retained is not None:
+            g = hooks.run(tensor, g, retained)
+        node = tensor.grad_fn
+        node.out_grad = g._data if create_graph else g
+        if wanted is not None and id(tensor) in wanted:
+            found[id(tensor)] = g
+        parents = node.parents
+        if create_graph:
+            input_grads = node.backward(g, tensor, *parents)
+        else:
+            input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
+        for index, (parent, pg) in enumerate(zip(parents, input_grads)):
+            if pg is None or not parent._requires_grad:
                 continue
-            node = tensor.grad_fn
-            node.out_grad = g._data if create_graph else g
-            if wanted is not None and id(tensor) in wanted:
-                found[id(tensor)] = g
-            parents = node.parents
-            if create_graph:
-                input_grads = node.backward(g, tensor, *parents)
+            data = parent._data
+            if (type(pg) is not np.ndarray or pg.shape != data.shape
+                    or (pg.dtype is not data.dtype and pg.dtype != data.dtype)):
+                pg = _fit_to(pg, parent)
+            if anomaly:
+                _check_backward(node, pg, index)
+            key = id(parent)
+            previous = grads.get(key)
+            if previous is None:
+                grads[key] = pg
+                if parent.grad_fn is None:
+                    leaves[key] = parent
             else:
-                input_grads = node.backward(g, tensor._data, *[p._data for p in parents])
-            for index, (parent, pg) in enumerate(zip(parents, input_grads)):
-                if pg is None or not parent._requires_grad:
-                    continue
-                data = parent._data
-                if (type(pg) is not np.ndarray or pg.shape != data.shape
-                        or (pg.dtype is not data.dtype and pg.dtype != data.dtype)):
-                    pg = _fit_to(pg, parent)
-                if anomaly:
-                    _check_backward(node, pg, index)
-                key = id(parent)
-                previous = grads.get(key)
-                if previous is None:
-                    grads[key] = pg
-                    if parent.grad_fn is None:
-                        leaves[key] = parent
-                else:
-                    grads[key] = previous + pg
-    finally:
-        mode.grad_enabled = previous_mode
+                grads[key] = previous + pg
     return found
+
+
+def _hook_leaves(leaves: dict[int, Tensor], grads: dict[int, Any], wanted: set[int] | None,
+                 retained: dict[int, Any]) -> None:
+    """Run the hooks of the leaves whose gradients this pass delivers (before any is kept)."""
+    for key, leaf in leaves.items():
+        if wanted is None or key in wanted:
+            grads[key] = hooks.run(leaf, grads[key], retained)
 
 
 def _accumulate(
@@ -228,7 +243,7 @@ def _accumulate(
         if create_graph:
             leaf._grad = g if leaf._grad is None else leaf._grad + g
             continue
-        owner = _buffer_owner(g)
+        owner = id(g) if g.base is None else _buffer_owner(g)
         if owner in owners or not g.flags.writeable:
             g = g.copy()
         owners.add(owner)
@@ -262,15 +277,22 @@ def run_backward(
     the graph is freed only then, so a failed backward changes nothing.
     """
     order = topological_order(roots, live=True)
+    if order and inplace.latest > order[0].grad_fn.made:
+        inplace.check_versions(order)  # a value a rule reads was changed in place since
     _remember_pass(order)
     grads, leaves = _seeded(roots, seeds)
     wanted = None if capture is None else {id(t) for t in capture}
-    found = _propagate(order, grads, leaves, wanted, create_graph)
+    retained = {} if hooks.active() else None
+    found = _propagate(order, grads, leaves, wanted, create_graph, retained)
+    if retained is not None:
+        _hook_leaves(leaves, grads, wanted, retained)
     result = None
     if capture is not None:
         result = [found[id(t)] if id(t) in found else grads.get(id(t)) for t in capture]
     else:
         _accumulate(leaves, grads, seeds, create_graph)
+    if retained:
+        hooks.keep_retained(retained, create_graph)
     if not retain_graph:
         free(order)
     return result

@@ -80,6 +80,10 @@ class Function:
     # Attributes holding arrays that forward saved for backward: freeing the graph drops them,
     # so a tensor kept after backward (a logged loss) does not keep them alive.
     _saved: tuple[str, ...] = ()
+    # Which values the rule reads: "inputs", "output", or "others" (an input only when another
+    # input wants a gradient: the product rule). Backward raises when one of them was changed
+    # in place after the node was made (see ``inplace``). The default is the safe guess.
+    reads: tuple[str, ...] = ("inputs", "output")
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -195,23 +199,30 @@ def _lift(value: Any, args: Sequence[Any], cls: type[Function]) -> Tensor:
     float32. (Wrap the array in a Tensor to have it promote instead.) Complex numbers, strings
     and objects are refused: casting would drop an imaginary part or parse text as numbers.
     """
-    array = value
-    if not isinstance(value, (np.ndarray, *_NUMBERS)):
-        try:
-            array = np.asarray(value)
-        except ValueError as error:  # ragged nested lists
-            raise ValueError(f"{cls.name}: cannot make an array from an operand: {error}") from None
-    if isinstance(array, np.ndarray) and array.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{cls.name}: an operand of dtype {array.dtype} (from {type(value).__name__}) cannot "
-            "be used beside a Tensor; expected numbers (bool, int or float)"
-        )
+    array = operand_array(value, cls.name)
     for a in args:
         if isinstance(a, Tensor) and a._data.dtype.kind == "f":
             return Tensor._make(np.asarray(array, dtype=a._data.dtype), False, None)
     if isinstance(value, np.ndarray):
         return Tensor._make(value, False, None)
     return Tensor(value)
+
+
+def operand_array(value: Any, name: str) -> Any:
+    """``value`` (a number, list or array beside Tensors) as an array, or the number itself;
+    complex numbers, strings and objects are refused with a TypeError naming ``name``."""
+    array = value
+    if not isinstance(value, (np.ndarray, *_NUMBERS)):
+        try:
+            array = np.asarray(value)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"{name}: cannot make an array from an operand: {error}") from None
+    if isinstance(array, np.ndarray) and array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name}: an operand of dtype {array.dtype} (from {type(value).__name__}) cannot "
+            "be used beside a Tensor; expected numbers (bool, int or float)"
+        )
+    return array
 
 
 def _promote(cls: type[Function], tensors: Sequence[Tensor]) -> list[Tensor]:

@@ -1,7 +1,7 @@
 """The operations as functions (``tg.exp(x)``, ``tg.cat([a, b])``, ...).
 
 Each accepts Tensors, arrays or numbers and returns a Tensor; the work is done by the
-operation classes in ``ops.py``.
+operation classes in ``ops``.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class TensorMethods:
 
     __slots__ = ()
 
-    # -- operators: the operations themselves live in ops.py ---------------------------------
+    # -- operators ----------------------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         """NumPy's ufuncs record the Tensor operation (``np.exp(t)`` is ``t.exp()``); this is
@@ -82,6 +82,11 @@ class TensorMethods:
     def __rmatmul__(self, other: Any) -> Tensor:
         return ops.MatMul.apply(other, self)
 
+    def dot(self, other: Any) -> Tensor:
+        """NumPy's ``a.dot(b)`` (learners' ``W.dot(X)``): a matrix product for matrices, the
+        inner product of vectors (PyTorch's ``dot``, which takes only vectors)."""
+        return ops.dot(self, other)
+
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
@@ -95,10 +100,14 @@ class TensorMethods:
         return ops.GetItem.apply(self, index=index)
 
     # Comparisons are not differentiable: they give bool tensors outside the graph.
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:  # as PyTorch: ``t == None`` (``t in [None, ...]``) is plainly False
+            return False
         return ops.compare(np.equal, self, other)
 
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        if other is None:
+            return True
         return ops.compare(np.not_equal, self, other)
 
     def __lt__(self, other: Any) -> Tensor:
@@ -185,6 +194,8 @@ class TensorMethods:
     def clone(self) -> Tensor:
         """A copy that stays in the graph (``detach()`` leaves it)."""
         return ops.Clone.apply(self)
+
+    copy = clone  # NumPy's name, so that a learner's ``A.copy()`` keeps the graph
 
     def isnan(self) -> Tensor:
         return ops.compare(np.isnan, self)
@@ -304,6 +315,10 @@ class TensorMethods:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return ops.flatten(self, start_dim, end_dim)
+
+    def ravel(self) -> Tensor:
+        """All elements along one axis (as ``flatten()``)."""
+        return ops.reshape(self, -1)
 
     def transpose(self, *axes: Any) -> Tensor:
         """``transpose(0, 1)`` swaps two axes (PyTorch); one tuple is a permutation of all

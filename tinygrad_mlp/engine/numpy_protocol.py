@@ -129,20 +129,6 @@ def _ufunc_name(ufunc: Any) -> str:
 # Functions with NumPy's signatures and meaning
 
 
-def dot(a: Any, b: Any) -> Tensor:
-    """NumPy's ``dot``: a product with a scalar, else a sum over the last axis of ``a`` and
-    the first of a vector or matrix ``b`` (what ``matmul`` does for those)."""
-    a_dims, b_dims = np.ndim(ops.value(a)), np.ndim(ops.value(b))
-    if a_dims == 0 or b_dims == 0:
-        return ops.Mul.apply(a, b)
-    if b_dims > 2:
-        raise TypeError(
-            f"np.dot on Tensors takes a second operand with at most 2 dims, got {b_dims}; "
-            "np.matmul (which broadcasts batches instead) or a reshape does that"
-        )
-    return ops.MatMul.apply(a, b)
-
-
 def where(condition: Any, x: Any = None, y: Any = None) -> Tensor:
     """NumPy's ``where(condition, x, y)`` (any nonzero condition counts as true)."""
     if x is None or y is None:
@@ -151,7 +137,10 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Tensor:
             "here; give x and y, or use np.nonzero(np.asarray(condition))"
         )
     cond = np.asarray(ops.value(condition))
-    return ops.Where.apply(x, y, cond=cond if cond.dtype == bool else cond.astype(bool))
+    if cond.dtype.kind not in "biuf":
+        raise TypeError(f"np.where on Tensors: the condition must be numbers or booleans, got "
+                        f"dtype {cond.dtype}")
+    return ops.Where.apply(x, y, cond=cond if cond.dtype == bool else cond != 0)
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None, *, min: Any = None,
@@ -268,7 +257,7 @@ def _plain_result(compute: Callable[..., Any]) -> Callable[..., Any]:
 
 
 FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
-    np.dot: dot,
+    np.dot: ops.dot,
     np.sum: lambda a, axis=None, dtype=None, keepdims=False: _tensor(a, dtype).sum(
         axis, keepdims),
     np.nansum: nansum,

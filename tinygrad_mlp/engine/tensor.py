@@ -2,17 +2,19 @@
 
 A Tensor holds its value in ``.data`` (an ``np.ndarray``). When it requires grad, every
 operation on it records a node (``grad_fn``) so that ``backward()`` can compute gradients.
-The operations themselves live in ``ops.py``; this module holds the class, its conversions
-and the constructors (``zeros``, ``randn``, ...).
+The operations themselves live in ``ops``, and the methods that reach them in ``methods``
+(the class inherits them); this module holds the class, its conversions and the
+constructors (``zeros``, ``randn``, ...).
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 
-from . import autograd, methods
+from . import arguments, autograd, hooks, methods
 
 float32 = np.float32
 float64 = np.float64
@@ -32,7 +34,7 @@ def manual_seed(seed: int) -> None:
     True
     """
     global _default_rng
-    _default_rng = np.random.default_rng(seed)
+    _default_rng = np.random.default_rng(arguments.count(seed, "manual_seed", "seed"))
 
 
 def default_rng() -> np.random.Generator:
@@ -60,7 +62,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             "expected numbers, nested lists of numbers or a numeric np.ndarray"
         )
     if dtype is not None:
-        array = array.astype(dtype, copy=False)
+        array = array.astype(arguments.numeric_dtype(dtype, "Tensor"), copy=False)
     return array
 
 
@@ -91,7 +93,7 @@ class Tensor(methods.TensorMethods):
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         array = _to_array(data, dtype)
-        _check_float(array.dtype, requires_grad)
+        _check_float(array.dtype, arguments.flag(requires_grad, "Tensor", "requires_grad"))
         self._data = array
         self._grad: Tensor | None = None
         self._requires_grad = bool(requires_grad)
@@ -122,6 +124,7 @@ class Tensor(methods.TensorMethods):
             array = value._data
         elif isinstance(value, np.ndarray):
             array = value
+            arguments.numeric_dtype(array.dtype, "data")
         else:
             array = _to_array(value, None)
         _check_float(array.dtype, self._requires_grad)
@@ -144,6 +147,11 @@ class Tensor(methods.TensorMethods):
                 raise ValueError(
                     f"assigned grad has shape {value.shape} but the tensor has shape "
                     f"{self.shape}; they must match"
+                )
+            if value._data.dtype != self._data.dtype:
+                raise TypeError(
+                    f"assigned grad has dtype {value.dtype} but the tensor has dtype "
+                    f"{self.dtype}; they must match (as in PyTorch): use .astype({self.dtype})"
                 )
         self._grad = value
 
@@ -298,17 +306,130 @@ class Tensor(methods.TensorMethods):
         """
         autograd.backward(self, gradient, retain_graph, create_graph)
 
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (as PyTorch).
+
+        >>> import tinygrad_mlp as tg
+        >>> x = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x * 3
+        >>> h.retain_grad()
+        >>> (h * h).sum().backward()
+        >>> h.grad, h.retains_grad
+        (tensor([ 6. 12.]), True)
+        """
+        hooks.retain_grad(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor whose ``retain_grad()`` was called."""
+        return hooks.retains_grad(self)
+
+    def register_hook(self, hook: Any) -> hooks.RemovableHandle:
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; it may return a
+        replacement (same shape and dtype) that flows on instead. Returns a handle whose
+        ``.remove()`` takes the hook off.
+
+        >>> import tinygrad_mlp as tg
+        >>> w = tg.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = w.register_hook(lambda g: g * 10)
+        >>> (w * w).sum().backward()
+        >>> w.grad
+        tensor([20. 40.])
+        """
+        return hooks.register_hook(self, hook)
+
     def draw(self, **options: Any) -> Any:
         """Draw the graph that produced this tensor (see ``tinygrad_mlp.viz.draw_graph``)."""
         from ..viz import draw_graph
 
         return draw_graph(self, **options)
 
+    # -- in place: the same object and memory get the new value (see inplace.py) ------------
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous + other, "+= (add_)")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous - other, "-= (sub_)")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous * other, "*= (mul_)")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return inplace.change(self, lambda previous: previous / other, "/= (div_)")
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self += alpha * other`` in place; returns self.
+
+        >>> import tinygrad_mlp as tg
+        >>> t = tg.zeros(2)
+        >>> t.add_(tg.ones(2), alpha=3) is t, t.tolist()
+        (True, [3.0, 3.0])
+        """
+        other = _scaled(other, alpha)
+        return inplace.change(self, lambda previous: previous + other, "add_")
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other`` in place; returns self."""
+        other = _scaled(other, alpha)
+        return inplace.change(self, lambda previous: previous - other, "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        """``self *= other`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous * other, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        """``self /= other`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous / other, "div_")
+
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
+        """Clip to ``[min, max]`` in place; returns self."""
+        return inplace.change(self, lambda previous: previous.clip(min, max), "clamp_")
+
+    clip_ = clamp_
+
+    def copy_(self, src: Any) -> Tensor:
+        """Overwrite with ``src`` (broadcast to this shape, cast to this dtype); returns self.
+        The gradient reaches ``src``; the old value passes none on."""
+        return inplace.change(
+            self, lambda previous: inplace.Copy.apply(previous, src), "copy_", casting="unsafe"
+        )
+
+    def fill_(self, value: Any) -> Tensor:
+        """Set every element to ``value`` in place; returns self.
+
+        >>> import tinygrad_mlp as tg
+        >>> w = tg.ones(2, requires_grad=True)
+        >>> (w * w).sum().backward()
+        >>> w.grad.zero_().tolist()
+        [0.0, 0.0]
+        """
+        return inplace.change(
+            self, lambda previous: inplace.Copy.apply(previous, value), "fill_", casting="unsafe"
+        )
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0 in place; returns self."""
+        return self.fill_(0)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        inplace.set_item(self, index, value)
+
     def astype(self, dtype: Any) -> Tensor:
-        """A copy with another dtype; differentiable between float dtypes."""
-        if np.dtype(dtype) == self._data.dtype:
+        """A copy with another dtype; differentiable between float dtypes. An integer or bool
+        result ends the graph (it does not require grad, as in PyTorch).
+
+        >>> import tinygrad_mlp as tg
+        >>> x = tg.tensor([1.5, -2.5], requires_grad=True)
+        >>> x.astype("float64").requires_grad, x.astype("int32").requires_grad
+        (True, False)
+        """
+        dtype = arguments.numeric_dtype(dtype, "astype")
+        if dtype == self._data.dtype:
             return self
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        if dtype.kind != "f":
+            return Tensor._make(self._data.astype(dtype), False, None)
+        return ops.Cast.apply(self, dtype=dtype)
 
     def float(self) -> Tensor:
         """As float32."""
@@ -348,26 +469,19 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 # -- constructors --------------------------------------------------------------------------------
 
 
-def _shape(shape: tuple) -> tuple[int, ...]:
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    for n in shape:
-        if not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"shape entries must be non-negative integers, got {shape}")
-    return tuple(int(n) for n in shape)
-
-
-def _new(array: np.ndarray, dtype: Any, requires_grad: bool) -> Tensor:
-    array = array.astype(np.float32 if dtype is None else dtype, copy=False)
-    _check_float(array.dtype, requires_grad)
+def _new(array: np.ndarray, dtype: Any, requires_grad: bool, name: str) -> Tensor:
+    dtype = np.float32 if dtype is None else arguments.numeric_dtype(dtype, name)
+    array = array.astype(dtype, copy=False)
+    _check_float(array.dtype, arguments.flag(requires_grad, name, "requires_grad"))
     return Tensor._make(array, bool(requires_grad), None)
 
 
-def _generator(rng: np.random.Generator | None, seed: int | None) -> np.random.Generator:
+def _generator(rng: np.random.Generator | None, seed: int | None, name: str) -> np.random.Generator:
     if rng is not None and seed is not None:
-        raise ValueError("give either rng= or seed=, not both")
+        raise ValueError(f"{name}: give either rng= or seed=, not both")
     if rng is not None:
-        return rng
+        return arguments.generator(rng, name)
+    seed = arguments.seed(seed, name)
     return np.random.default_rng(seed) if seed is not None else _default_rng
 
 
@@ -378,7 +492,7 @@ def zeros(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor
     >>> tg.zeros(2, 3).shape
     (2, 3)
     """
-    return _new(np.zeros(_shape(shape)), dtype, requires_grad)
+    return _new(np.zeros(arguments.sizes(shape, "zeros")), dtype, requires_grad, "zeros")
 
 
 def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -388,7 +502,7 @@ def ones(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> tg.ones(2).tolist()
     [1.0, 1.0]
     """
-    return _new(np.ones(_shape(shape)), dtype, requires_grad)
+    return _new(np.ones(arguments.sizes(shape, "ones")), dtype, requires_grad, "ones")
 
 
 def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -399,10 +513,12 @@ def full(shape: Any, value: float, dtype: Any = None, requires_grad: bool = Fals
     >>> tg.full((2,), 7.0).tolist(), tg.full((2,), 7).dtype
     ([7.0, 7.0], dtype('int64'))
     """
-    shape = _shape((shape,) if isinstance(shape, int) else tuple(shape))
+    shape = arguments.sizes(shape, "full")
+    if not isinstance(value, (numbers.Real, np.bool_)):
+        raise TypeError(f"full: value must be a number (bool, int or float), got {value!r}")
     if dtype is None:
         dtype = _to_array(value, None).dtype
-    return _new(np.full(shape, value), dtype, requires_grad)
+    return _new(np.full(shape, value), dtype, requires_grad, "full")
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -412,7 +528,9 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     >>> tg.eye(2).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    return _new(np.eye(n, m), dtype, requires_grad)
+    n = arguments.count(n, "eye", "n")
+    m = n if m is None else arguments.count(m, "eye", "m")
+    return _new(np.eye(n, m), dtype, requires_grad, "eye")
 
 
 def arange(
@@ -425,10 +543,16 @@ def arange(
     >>> tg.arange(3).tolist()
     [0, 1, 2]
     """
-    array = np.arange(start, stop, step) if stop is not None else np.arange(start, step=step)
+    if stop is None:
+        start, stop = 0, start
+    for argument, number in (("start", start), ("stop", stop), ("step", step)):
+        arguments.real(number, "arange", argument)
+    if step == 0:
+        raise ValueError("arange: step must not be zero")
+    array = np.arange(start, stop, step)
     if dtype is None:
         dtype = np.int64 if array.dtype.kind in "iu" else np.float32
-    return _new(array, dtype, requires_grad)
+    return _new(array, dtype, requires_grad, "arange")
 
 
 def rand(
@@ -441,7 +565,8 @@ def rand(
     >>> tg.rand(3, seed=0).shape
     (3,)
     """
-    return _new(_generator(rng, seed).random(_shape(shape)), dtype, requires_grad)
+    values = _generator(rng, seed, "rand").random(arguments.sizes(shape, "rand"))
+    return _new(values, dtype, requires_grad, "rand")
 
 
 def randn(
@@ -454,7 +579,8 @@ def randn(
     >>> tg.randn(2, 2, seed=0).dtype
     dtype('float32')
     """
-    return _new(_generator(rng, seed).standard_normal(_shape(shape)), dtype, requires_grad)
+    values = _generator(rng, seed, "randn").standard_normal(arguments.sizes(shape, "randn"))
+    return _new(values, dtype, requires_grad, "randn")
 
 
 def uniform(
@@ -467,15 +593,26 @@ def uniform(
     >>> bool((tg.uniform(100, low=-1, high=1, seed=0).abs() <= 1).all())
     True
     """
+    low, high = arguments.real(low, "uniform", "low"), arguments.real(high, "uniform", "high")
     if not low <= high:
         raise ValueError(f"uniform: low={low} must not exceed high={high}")
-    values = _generator(rng, seed).uniform(low, high, _shape(shape))
-    return _new(values, dtype, requires_grad)
+    values = _generator(rng, seed, "uniform").uniform(low, high, arguments.sizes(shape, "uniform"))
+    return _new(values, dtype, requires_grad, "uniform")
 
 
 for _name in ("zeros", "ones", "full", "eye", "arange", "rand", "randn", "uniform"):
     setattr(Tensor, _name, staticmethod(globals()[_name]))
 
-from . import ops  # noqa: E402  (ops needs the Tensor class defined above)
+
+def _scaled(other: Any, alpha: float) -> Any:
+    """``alpha * other`` for ``add_``/``sub_`` (exact for numbers; recorded for Tensors)."""
+    if alpha == 1:
+        return other
+    if isinstance(other, (int, float, np.number)):
+        return other * alpha
+    return ops.Mul.apply(other, alpha)
+
+
+from . import inplace, ops  # noqa: E402  (they need the Tensor class defined above)
 
 methods.ops = ops  # the operation methods' door into ops, now that both exist

@@ -153,8 +153,7 @@ class CompiledStep:
             plans = self._plans
             plan = plans.get(key)
             if plan is not None and plan.replay is not None:
-                settings = mode  # this thread's grad and anomaly modes
-                if settings.grad_enabled and not settings.anomaly:
+                if mode.grad_enabled and not mode.anomaly:  # this thread's modes
                     loss = plan.replay(xa, ya)
                     if loss is not None and loss is not False:
                         self.counts["replay"] += 1

@@ -128,7 +128,21 @@ class _Walk:
         self.layers: list[Layer] = []
         self.containers: list[tuple[Module, tuple[Module, ...]]] = []
         self.known = supported_layers()
+        self.unknown: list[tuple[str, Module]] = []  # (path, module) of each layer not known
         self.visit(model, "")
+        if self.unknown:
+            raise Unsupported(self._unknown_reason())
+
+    def _unknown_reason(self) -> str:
+        known = ", ".join(c.__name__ for c in self.known)
+        what = f"(it replays Sequential/MLP of {known}, without a forward of their own)"
+        if len(self.unknown) == 1:
+            path, module = self.unknown[0]
+            where = f"the model's layer {path!r}" if path else "the model"
+            return f"{where} is a {_describe(module)}, which tg.compile does not replay {what}"
+        listed = [f"{path!r} ({_describe(module)})" for path, module in self.unknown]
+        layers = ", ".join(listed[:-1]) + " and " + listed[-1]
+        return f"the model's layers {layers} are not replayed by tg.compile {what}"
 
     def visit(self, module: Any, path: str) -> None:
         where = f"the model's layer {path!r}" if path else "the model"
@@ -142,11 +156,8 @@ class _Walk:
             return
         cls = _known(module, self.known)
         if cls is None:
-            names = ", ".join(c.__name__ for c in self.known)
-            raise Unsupported(
-                f"{where} is a {_describe(module)}, which tg.compile does not replay (it "
-                f"replays Sequential/MLP of {names}, without a forward of their own)"
-            )
+            self.unknown.append((path, module))
+            return
         op = self.known[cls]
         if op is ops.Linear:
             self.linear(module, where)
