@@ -15,6 +15,7 @@ import pytest
 
 import tinygrad_mlp as tg
 from tinygrad_mlp import Tensor, nn, optim
+from tinygrad_mlp.optim import commit
 from tinygrad_mlp.train import fit
 
 pytestmark = pytest.mark.skipif(
@@ -108,7 +109,7 @@ def test_an_interrupted_step_is_either_not_taken_or_whole(name):
 def test_the_check_finds_a_torn_step_when_nothing_holds_the_interrupt_back(monkeypatch):
     """The same probe, with the commit done without deferring Ctrl-C: it must catch the tear
     (so the test above can fail)."""
-    monkeypatch.setattr(optim, "_commit", lambda writes, state: optim._apply(writes, state))
+    monkeypatch.setattr(commit.INTERRUPTS, "main", -1)  # as if this were another thread
     params, opt = make_step_setup("adam")
     before = state_of(params, opt)
     lines, _ = run_interrupted(opt.step, None)
@@ -132,8 +133,8 @@ def test_the_handler_chains_to_the_one_it_replaced(monkeypatch):
     seen = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
     try:
-        deferral = optim._InterruptDeferral()
-        monkeypatch.setattr(optim, "_DEFERRAL", deferral)
+        deferral = commit.InterruptDeferral()
+        monkeypatch.setattr(commit, "INTERRUPTS", deferral)
         make_step_setup("momentum")  # its steps install the new deferral
         assert deferral.ready and signal.getsignal(signal.SIGINT) == deferral.handle
         signal.raise_signal(signal.SIGINT)
@@ -152,8 +153,8 @@ def test_a_handler_put_over_ours_is_chained_to_at_the_next_step(monkeypatch):
     """A notebook kernel or test runner may install its own SIGINT handler after ours: the
     next step puts ours back in front of it, and the interrupt still reaches it."""
     seen = []
-    deferral = optim._InterruptDeferral()
-    monkeypatch.setattr(optim, "_DEFERRAL", deferral)
+    deferral = commit.InterruptDeferral()
+    monkeypatch.setattr(commit, "INTERRUPTS", deferral)
     previous = signal.getsignal(signal.SIGINT)
     try:
         make_step_setup("sgd")
@@ -173,8 +174,8 @@ def test_a_handler_put_over_ours_is_chained_to_at_the_next_step(monkeypatch):
 
 
 def test_steps_in_another_thread_need_no_handler(monkeypatch):
-    deferral = optim._InterruptDeferral()
-    monkeypatch.setattr(optim, "_DEFERRAL", deferral)
+    deferral = commit.InterruptDeferral()
+    monkeypatch.setattr(commit, "INTERRUPTS", deferral)
     errors = []
 
     def work():

@@ -51,14 +51,17 @@ class Dataset:
         if self.task not in TASKS:
             raise ValueError(f"Dataset: task must be one of {TASKS}, got {self.task!r}")
         if self.X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {self.X.shape}")
+            raise ValueError(f"Dataset: X must be 2-D (n_samples, n_features), got shape "
+                             f"{self.X.shape}")
         if self.y.shape[:1] != self.X.shape[:1]:
             raise ValueError(
-                f"X has {self.X.shape[0]} samples but y has {self.y.shape[0] if self.y.ndim else 0}"
+                f"Dataset: X has {self.X.shape[0]} samples but y has "
+                f"{self.y.shape[0] if self.y.ndim else 0}"
             )
         if len(self.feature_names) != self.X.shape[1]:
             raise ValueError(
-                f"{len(self.feature_names)} feature names for {self.X.shape[1]} feature columns"
+                f"Dataset: {len(self.feature_names)} feature names for {self.X.shape[1]} "
+                "feature columns"
             )
 
     def __iter__(self) -> Iterator[np.ndarray]:

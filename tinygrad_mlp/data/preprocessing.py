@@ -19,11 +19,14 @@ import numpy as np
 from . import checks
 
 
-def _as_2d_float(X: Any, what: str) -> np.ndarray:
-    arr = np.asarray(X, dtype=np.float64)
+def _as_2d_float(X: Any, what: str, caller: str) -> np.ndarray:
+    try:
+        arr = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{caller}: {what} must be an array of numbers ({error})") from None
     if arr.ndim != 2:
         raise ValueError(
-            f"{what} must be 2-D (n_samples, n_features), got shape {arr.shape}; "
+            f"{caller}: {what} must be 2-D (n_samples, n_features), got shape {arr.shape}; "
             "reshape a single column with x.reshape(-1, 1)"
         )
     return arr
@@ -57,11 +60,11 @@ class Standardize:
             >>> Standardize().fit(np.array([[0.0], [2.0]])).std_.tolist()
             [1.0]
         """
-        arr = _as_2d_float(X, "X")
+        arr = _as_2d_float(X, "X", "Standardize.fit")
         if arr.shape[0] == 0:
-            raise ValueError("cannot fit Standardize on an empty array")
+            raise ValueError("Standardize.fit: cannot fit on an empty array")
         if not np.all(np.isfinite(arr)):
-            raise ValueError("X contains NaN or infinite values")
+            raise ValueError("Standardize.fit: X contains NaN or infinite values")
         mean = arr.mean(axis=0)
         std = arr.std(axis=0)
         # A constant column can come out with a rounding-size std (its mean is
@@ -73,12 +76,14 @@ class Standardize:
         return self
 
     def _checked(self, X: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        caller = "Standardize." + ("transform" if what == "X" else "inverse_transform")
         if self.mean_ is None or self.std_ is None:
-            raise RuntimeError("Standardize is not fitted yet; call fit(X_train) first")
-        arr = _as_2d_float(X, what)
+            raise RuntimeError(f"{caller}: Standardize is not fitted yet; call "
+                               "fit(X_train) first")
+        arr = _as_2d_float(X, what, caller)
         if arr.shape[1] != self.mean_.shape[0]:
             raise ValueError(
-                f"{what} has {arr.shape[1]} features, but Standardize was fitted on "
+                f"{caller}: {what} has {arr.shape[1]} features, but Standardize was fitted on "
                 f"{self.mean_.shape[0]} features"
             )
         return arr, self.mean_, self.std_
