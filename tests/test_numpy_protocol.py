@@ -412,6 +412,15 @@ def test_nan_to_num_passes_the_gradient_only_where_its_input_was_finite():
     assert np.nan_to_num(x, nan=7.0).tolist() == [1.0, big, -big, 7.0, -2.0]
 
 
+def test_scipy_erf_and_expit_record_erf_and_sigmoid():
+    special = pytest.importorskip("scipy.special")
+    x = np.linspace(-2, 2, 5)
+    out = same_as_numpy(lambda x: special.erf(x) * special.expit(x), [x])
+    assert {type(p.grad_fn).__name__ for p in out.grad_fn.parents} == {"Erf", "Sigmoid"}
+    with pytest.raises(TypeError, match="the ufunc gamma has no gradient rule"):
+        special.gamma(tg.ones(2))
+
+
 def test_shapes_lengths_and_numpy_scalars_work_as_on_arrays():
     t = tg.zeros(3, 2)
     assert np.shape(t) == (3, 2) and np.ndim(t) == 2 and np.size(t) == 6 and len(t) == 3

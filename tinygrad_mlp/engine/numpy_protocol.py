@@ -107,25 +107,35 @@ def array_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> An
 
 def _other_ufunc_call(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     name = _ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
+    operation = _ufunc_operation(ufunc, method)
     if kwargs.get("out") is not None:
-        return _into(getattr(ufunc, method), _ufunc_operation(ufunc, method), name, inputs,
-                     kwargs)
-    if method == "__call__" and ufunc in UFUNCS:
+        return _into(getattr(ufunc, method), operation, name, inputs, kwargs)
+    if method == "__call__" and operation is not None:
+        if not kwargs:  # one of OTHER_UFUNCS: NumPy's own came the short way
+            return operation(*inputs)
         raise TypeError(
             f"{name} on Tensors takes only its operands, not {', '.join(map(repr, kwargs))}"
         )
-    if method == "reduce" and ufunc in REDUCERS:
-        return _call(REDUCERS[ufunc], name, inputs, kwargs)
+    if method == "reduce" and operation is not None:
+        return _call(operation, name, inputs, kwargs)
     if method == "outer" and ufunc in UFUNCS and ufunc.nin == 2 and not kwargs:
         a, b = _tensor(inputs[0]), inputs[1]
         return UFUNCS[ufunc](ops.reshape(a, *a.shape, *(1,) * np.ndim(ops.value(b))), b)
     raise _no_rule(name)
 
 
+# Ufuncs from outside NumPy, by name (SciPy is not a dependency, so not imported here):
+# ``scipy.special.erf`` and ``scipy.special.expit``, the sigmoid, which learners' code uses.
+OTHER_UFUNCS: dict[str, Callable[..., Any]] = {"erf": ops.Erf.apply, "expit": ops.Sigmoid.apply}
+
+
 def _ufunc_operation(ufunc: np.ufunc, method: str) -> Callable[..., Any] | None:
     """What ``ufunc.method`` records on Tensors, or None when it has no gradient rule."""
     if method == "__call__":
-        return UFUNCS.get(ufunc)
+        found = UFUNCS.get(ufunc)
+        if found is None and _ufunc_name(ufunc).startswith("the ufunc"):
+            return OTHER_UFUNCS.get(ufunc.__name__)
+        return found
     return REDUCERS.get(ufunc) if method == "reduce" else None
 
 
