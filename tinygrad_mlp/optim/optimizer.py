@@ -187,11 +187,14 @@ class Optimizer:
     def _new_scratch(self, group: dict[str, Any]) -> Any:
         """A flat zero buffer for ``group`` (kept until its parameters' arrays change) and a
         view of it per parameter, laid out as the parameter is: ``(group, arrays, flat,
-        views)``; None when the parameters do not share one float dtype."""
+        views)``; None when the parameters do not share one float dtype, or one of them is
+        read-only."""
         datas = tuple(p._data for p in group["params"])
         dtypes = {d.dtype for d in datas}
         if len(dtypes) != 1 or next(iter(dtypes)).kind != "f":
             return None
+        if any(not d.flags.writeable for d in datas):
+            return None  # the general path names the read-only parameter
         flat = np.zeros(sum(d.size for d in datas), dtype=next(iter(dtypes)))
         views, offset = [], 0
         for d in datas:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tensor import Tensor
 from .commit import Writes
 from .optimizer import NonFiniteGradient, Optimizer
 
@@ -92,8 +91,15 @@ class SGD(Optimizer):
         """The plain step, ``p -= lr * g``, for a whole group: computed into one flat buffer
         kept for the group (``Optimizer._new_scratch``), so that one dot product checks every
         parameter's update at once. False (nothing added) when the group needs the general
-        path: parameters of several dtypes, a gradient of another dtype than its parameter,
-        a parameter array replaced since the buffer was made, or a bad gradient to report."""
+        path: a parameter without a gradient, a parameter array replaced since the buffer
+        was made (the buffer is made again), or parameters of several dtypes.
+
+        The loop is the optimizer's hot path, so it checks only what can change from step to
+        step: a gradient's shape and dtype are the parameter's (the engine and the ``.grad``
+        setter see to that; one forced past the setter makes NumPy refuse, and the general
+        path says what is wrong), and the arrays' writability is checked when the buffer is
+        made.
+        """
         params = group["params"]
         scratch = self._scratch.get(id(group))
         if scratch is None or scratch[0] is not group or len(scratch[1]) != len(params):
@@ -101,35 +107,25 @@ class SGD(Optimizer):
             if scratch is None:
                 return False
         _, datas, flat, views = scratch
-        multiply, every = np.multiply, True
-        dtype = flat.dtype
-        for p, known, view in zip(params, datas, views):
-            grad = p._grad
-            if grad is None:
-                every = False
-                continue
-            if known is not p._data:
-                self._scratch.pop(id(group), None)  # made again at the next step
-                return False
-            g = grad._data if type(grad) is Tensor else None
-            if g is None or g.dtype is not dtype or g.shape != view.shape \
-                    or not known.flags.writeable:
-                return False
-            multiply(g, lr, view)  # the same bits as lr * g, into the buffer
+        multiply = np.multiply
+        try:
+            for p, known, view in zip(params, datas, views):
+                grad = p._grad
+                if grad is None or known is not p._data:
+                    if grad is not None:
+                        self._scratch.pop(id(group), None)  # made again at the next step
+                    return False
+                multiply(grad._data, lr, view)  # the same bits as lr * g, into the buffer
+        except (AttributeError, TypeError, ValueError):
+            return False  # a .grad forced past its setter: the general path names it
         if not math.isfinite(flat.dot(flat)):
             try:
                 for p, view in zip(params, views):
-                    if p._grad is not None:
-                        self._refuse_non_finite(p, p._grad._data, view)
+                    self._refuse_non_finite(p, p._grad._data, view)
             except NonFiniteGradient:
                 flat[...] = 0.0  # no NaN left behind in the views of the next step
                 raise
-        writes: Writes = self._writes  # type: ignore[assignment]
-        if every:  # the usual case: the whole group, array by array
-            writes.blocks.append((datas, views))
-        else:
-            writes.subtracts += [(p._data, view) for p, view in zip(params, views)
-                                 if p._grad is not None]
+        self._writes.blocks.append((datas, views))  # type: ignore[union-attr]
         return True
 
 
