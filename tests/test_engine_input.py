@@ -191,3 +191,10 @@ def test_good_constructor_arguments_still_work():
     assert tg.full(2, True).dtype == np.bool_ and np.isnan(tg.full(1, float("nan")).item())
     assert tg.rand(2, seed=np.int64(3)).tolist() == tg.rand(2, seed=3).tolist()
     tg.manual_seed(np.uint32(5))
+
+
+@pytest.mark.parametrize("data", [0.1, [0.1, 1 / 3], [[2.0 ** -30]]])
+def test_a_python_float_with_a_dtype_asked_for_is_not_rounded_through_float32(data):
+    exact = np.array(data, dtype=np.float64)
+    np.testing.assert_array_equal(tg.tensor(data, dtype=np.float64).numpy(), exact)
+    assert tg.tensor(data).dtype == np.float32  # without dtype=, PyTorch's default

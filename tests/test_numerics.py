@@ -42,6 +42,8 @@ def test_non_finite_names_what_is_there(values, expected):
         (None, 3, "-"), (0.0, 3, "0"), (float("nan"), 3, "nan"), (float("-inf"), 3, "-inf"),
         (3.14159, 3, "3.14"), (0.0012345, 2, "0.0012"), (2.5e-7, 3, "2.50e-07"),
         (123456.0, 2, "1.2e+05"), (-42.0, 4, "-42"),
+        # plain up to 1e4 even where the integer part has more digits than asked for
+        (1000.0, 3, "1000"), (9999.4, 2, "9999"), (-4321.0, 3, "-4321"), (999.96, 3, "1000"),
     ],
 )
 def test_format_number(x, digits, expected):

@@ -70,7 +70,10 @@ def format_number(x: float | None, digits: int = 3) -> str:
     if x == 0:
         return "0"
     if 1e-3 <= abs(x) < 1e4:
-        return f"{x:.{digits}g}"
+        text = f"{x:.{digits}g}"
+        # %g turns to an exponent once the integer part has more digits than asked for
+        # (1.23e+03): write those as the whole number they round to instead.
+        return f"{x:.0f}" if "e" in text else text
     return f"{x:.{max(digits - 1, 0)}e}"
 
 

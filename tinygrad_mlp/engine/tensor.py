@@ -54,7 +54,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             array = np.asarray(data)
         except ValueError as error:  # ragged nested lists
             raise ValueError(f"Tensor: cannot make an array from this data: {error}") from None
-        if array.dtype == np.float64:
+        if array.dtype == np.float64 and dtype is None:  # a dtype asked for is kept exactly
             array = array.astype(np.float32)
     if array.dtype.kind not in "biuf":
         raise TypeError(
