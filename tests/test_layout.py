@@ -309,3 +309,20 @@ def test_the_check_can_fail(source, expected):
 def test_a_cycle_is_found():
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(edges) == [{"a", "b", "c"}]
+
+
+def test_the_readme_map_names_every_part_on_its_floor():
+    """The README's layout table is the map: every folder or module of the package is in it,
+    in the row of its floor."""
+    readme = (ROOT.parent / "README.md").read_text()
+    section = readme.split("## How the code is laid out", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    for part, level in FLOORS.items():
+        if part == "__main__":
+            continue
+        spelled = (f"`{part}/`", f"`{part}.py`")
+        homes = [row for row in rows if any(s in row for s in spelled)]
+        assert homes, f"the README's map does not name {part}"
+        assert all(row.split("|")[1].strip() == FLOOR_NAMES[level] for row in homes), (
+            f"the README's map puts {part} on another floor than {FLOOR_NAMES[level]}"
+        )
