@@ -24,6 +24,8 @@ is one call on a span of the gradient arena (``GF``, ``TF``, ``UF``: see ``arena
 
 from __future__ import annotations
 
+import _signal  # signal.getsignal without its conversion to an enum
+import signal
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -259,9 +261,13 @@ def _hold_interrupts(ws: Workspace) -> str:
     interrupted step is either not taken or whole."""
     hold = ws.name("HOLD", INTERRUPTS)
     ident, main = ws.name("IDENT", threading.get_ident), ws.name("MAIN", INTERRUPTS.main)
+    # (asking which handler is installed costs less than the ``tried`` property's look)
+    installed = ws.name("INSTALLED", _signal.getsignal)
+    sigint, handler = ws.name("SIGINT", int(signal.SIGINT)), ws.name("HANDLER", INTERRUPTS.handler)
     ws.emit(f"held = {ident}() == {main}  # Ctrl-C waits until the step is whole")
     ws.emit("if held:")
-    ws.emit(f"    if not {hold}.tried: {hold}.install()")
+    ws.emit(f"    if {installed}({sigint}) is not {handler} and not {hold}.tried: "
+            f"{hold}.install()")
     ws.emit(f"    {hold}.committing = True")
     return hold
 
